@@ -1,0 +1,43 @@
+"""The setup contract: the README's two commands, CI and conda all install the same thing."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_environment_yml_installs_the_same_extras_as_make() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["name"] == "wschat"
+    deps = env["dependencies"]
+    assert any(str(d).startswith("python>=3.11") for d in deps)
+    pip_part = next(d["pip"] for d in deps if isinstance(d, dict))
+    make_line = re.search(r"pip install --quiet -e '([^']+)'", (ROOT / "Makefile").read_text())
+    assert make_line is not None
+    assert pip_part == [f"-e {make_line.group(1)}"]
+
+
+def test_python_floor_matches_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    names = {re.split(r"[<>=]", d)[0] for d in project["dependencies"]}
+    assert {"websockets", "websocket-client", "nest-asyncio"} <= names
+    assert all(">=" in d for d in project["dependencies"]), "pin lower bounds"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line for line in ci.splitlines() if line and not line.startswith("#")]
+    assert commands[-1] == "exec make test"
+    assert "make test" in readme and "make lab" in readme
+
+
+def test_package_is_typed() -> None:
+    assert (ROOT / "wschat" / "py.typed").exists()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")

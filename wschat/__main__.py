@@ -1,0 +1,5 @@
+"""``python -m wschat``."""
+
+from .cli import main
+
+raise SystemExit(main())
