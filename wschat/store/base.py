@@ -1,0 +1,247 @@
+"""The store's interface (:class:`Store`) and the values every store shares.
+
+The store is the log. Every accepted message is appended to it and gets an id; delivery,
+replay after a reconnect, history and store-and-forward are all reads of that one log. It also
+keeps accounts, login tokens (hashes only), the refs a client sent recently (so a resend is
+published once), and when each user went away and came back.
+
+Ids are opaque to clients. In the memory and SQLite stores they are decimal strings of an
+increasing sequence (``"1"``, ``"2"``, ...): compare them with :func:`wschat.model.log_order`,
+never as strings (``"10" < "9"``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..model import Draft, Entry
+from ..names import is_valid_name
+
+__all__ = [
+    "MAX_SEQ_ID",
+    "REF_WINDOW",
+    "Account",
+    "Appended",
+    "Store",
+    "StoreError",
+    "check_drafts",
+    "parse_seq_id",
+    "upper_bound",
+]
+
+#: Seconds an accepted ``ref`` is remembered: a resend within this window is not stored again.
+REF_WINDOW = 600.0
+
+#: The largest sequence id (SQLite's INTEGER PRIMARY KEY is a signed 64-bit integer).
+MAX_SEQ_ID = 2**63 - 1
+
+_SEQ_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+class StoreError(Exception):
+    """The store cannot work: a file that is not a database, unwritable, corrupt, not open.
+
+    ``str(error)`` is one line meant for a user (the CLI prints it instead of a traceback).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A registered user: the first login's spelling, its key, and the password's hash."""
+
+    name: str
+    key: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What :meth:`Store.append` did with one draft.
+
+    ``created`` False means the draft's ref had already been accepted from the same sender
+    within :data:`REF_WINDOW`: nothing was stored and ``entry`` is the original message.
+    """
+
+    entry: Entry
+    created: bool
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The log, accounts, tokens, refs and away marks of one server (or one shared database).
+
+    User keys are :func:`wschat.names.name_key` of a name. "Visible to a user" means
+    :meth:`wschat.model.Entry.visible_to`: public, or sent by or to that user. Every method
+    that returns entries returns them in log order, oldest first.
+    """
+
+    #: The log's epoch, set by :meth:`open`; the same after a restart on the same database.
+    #: Ids from one epoch mean nothing in another.
+    epoch: str
+
+    async def open(self) -> None:
+        """Open (creating if needed) the storage and set :attr:`epoch`. Raises StoreError."""
+        ...
+
+    async def close(self) -> None:
+        """Release the storage. Everything an earlier call returned from is already durable."""
+        ...
+
+    # -- accounts -----------------------------------------------------------------------
+
+    async def get_account(self, user_key: str) -> Account | None:
+        """The account with key ``user_key``, or None if that name was never registered."""
+        ...
+
+    async def create_account(self, name: str, password_hash: str) -> Account:
+        """Register ``name`` atomically; if its key exists, return the EXISTING account unchanged.
+
+        The caller then verifies the password against the returned account's hash: of two
+        first logins racing for one name, exactly one password wins. ValueError for an
+        invalid name.
+        """
+        ...
+
+    # -- tokens (only hashes are stored) --------------------------------------------------
+
+    async def add_token(self, token_hash: str, user_key: str, expires_at: float) -> None:
+        """Remember a token (by its hash) for ``user_key`` until ``expires_at`` (epoch seconds)."""
+        ...
+
+    async def token_user(self, token_hash: str, now: float) -> str | None:
+        """The user key of a known, unrevoked token with ``expires_at > now``, else None."""
+        ...
+
+    async def revoke_token(self, token_hash: str) -> None:
+        """Forget a token; unknown hashes are ignored."""
+        ...
+
+    # -- the log ----------------------------------------------------------------------------
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Appended]:
+        """Append a burst of drafts in ONE transaction, committed before this returns.
+
+        One result per draft, in order; new ids increase in log order. A draft whose ref the
+        same sender (by key) had accepted within REF_WINDOW seconds of the draft's ``ts``
+        (earlier in the same batch included) is not stored: ``Appended(original, False)``.
+        """
+        ...
+
+    async def head(self) -> str | None:
+        """The newest id in the whole log, None if the log is empty."""
+        ...
+
+    async def last_visible(self, user_key: str) -> str | None:
+        """The newest id visible to ``user_key``, None if there is none."""
+        ...
+
+    async def after(
+        self, user_key: str, after_id: str, upto: str | None, limit: int
+    ) -> list[Entry] | None:
+        """Visible entries with ``after_id < id <= upto`` (``upto`` None: no bound), at most ``limit``.
+
+        None when ``after_id`` is not an id the log holds (unknown or malformed), whether or not
+        that entry is visible to the user: the caller then sends history instead of a replay.
+        """
+        ...
+
+    async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
+        """The newest ``n`` visible entries with ``id <= upto``, returned oldest first."""
+        ...
+
+    async def before(
+        self, user_key: str, before_id: str | None, n: int
+    ) -> tuple[list[Entry], bool]:
+        """The ``n`` visible entries just older than ``before_id`` (None: from the newest).
+
+        Returns them oldest first, and whether older visible entries remain. A malformed
+        ``before_id`` gives ``([], False)``; a well-formed one need not be in the log.
+        """
+        ...
+
+    async def get(self, entry_id: str) -> Entry | None:
+        """The entry with this id, None if unknown or malformed."""
+        ...
+
+    # -- store-and-forward ------------------------------------------------------------------
+
+    async def went_offline(self, user_key: str) -> None:
+        """Remember :meth:`head` as the start of the user's away period (their last session closed)."""
+        ...
+
+    async def came_online(self, user_key: str) -> None:
+        """Remember :meth:`head` as the end of the user's away period (their first session opened)."""
+        ...
+
+    async def forwarded(self, user_key: str, upto: str | None) -> list[Entry]:
+        """Private entries to the user from others in the last away period ``(start, end]``.
+
+        Also bounded by ``id <= upto``; oldest first. While the user is still marked away
+        (no :meth:`came_online` since), only ``upto`` bounds the period. Empty if the user was
+        never marked offline.
+        """
+        ...
+
+
+# -- helpers shared by the stores whose ids are sequence numbers (memory, SQLite) --------------
+
+
+def parse_seq_id(entry_id: object) -> int | None:
+    """The number of a sequence id in its one canonical spelling (``"42"``), else None.
+
+    ``"042"``, ``"+42"``, ``" 42"``, ``"4_2"``, non-ASCII digits and ids past 64 bits are not
+    ids: a client's ``resume.after`` is untrusted input and must never reach SQL as anything
+    but a checked int.
+    """
+    if not isinstance(entry_id, str) or _SEQ_ID.fullmatch(entry_id) is None:
+        return None
+    number = int(entry_id)
+    return number if number <= MAX_SEQ_ID else None
+
+
+def upper_bound(upto: str | None) -> int:
+    """The numeric bound of an ``upto`` argument; ValueError if it is not a sequence id.
+
+    ``upto`` comes from the server itself (a ``head()`` it read), so a bad one is a bug.
+    """
+    if upto is None:
+        return MAX_SEQ_ID
+    number = parse_seq_id(upto)
+    if number is None:
+        raise ValueError(f"upto is not a log id: {upto!r}")
+    return number
+
+
+def check_drafts(drafts: Sequence[Draft]) -> None:
+    """Raise ValueError (TypeError for a non-Draft) before anything is stored, if a draft
+    could not be a log entry.
+
+    The server validates client input first; this keeps a bug from writing a row that no
+    reader could turn back into an :class:`~wschat.model.Entry`.
+    """
+    for draft in drafts:
+        if not isinstance(draft, Draft):
+            raise TypeError(f"not a Draft: {draft!r}")
+        if not is_valid_name(draft.sender):
+            raise ValueError(f"invalid sender name: {draft.sender!r}")
+        if draft.to is not None and not is_valid_name(draft.to):
+            raise ValueError(f"invalid recipient name: {draft.to!r}")
+        if not isinstance(draft.text, str) or not _is_utf8(draft.text):
+            raise ValueError("draft text must be a str that encodes to UTF-8")
+        if not isinstance(draft.ts, (int, float)) or not math.isfinite(draft.ts):
+            raise ValueError(f"draft ts must be a finite number: {draft.ts!r}")
+        if draft.ref is not None and not (isinstance(draft.ref, str) and _is_utf8(draft.ref)):
+            raise ValueError("draft ref must be None or a str that encodes to UTF-8")
+
+
+def _is_utf8(text: str) -> bool:
+    # json.loads turns "\ud800" into a lone surrogate, which no UTF-8 store (or frame) can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

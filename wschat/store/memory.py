@@ -1,0 +1,223 @@
+"""A store in plain lists and dicts: for tests and notebooks; everything is lost on exit.
+
+Same semantics as :class:`wschat.store.sqlite.SQLiteStore`, and a new random epoch per
+instance (a new process never continues an old log). Reads walk the list from the right end
+and stop as soon as they have enough entries; fine for a notebook, not for a big log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Self
+
+from ..accounts import new_epoch
+from ..model import Draft, Entry
+from ..names import is_valid_name, name_key
+from .base import (
+    REF_WINDOW,
+    Account,
+    Appended,
+    check_drafts,
+    parse_seq_id,
+    upper_bound,
+)
+
+__all__ = ["MemoryStore"]
+
+#: How often (in the callers' clock, seconds) expired tokens are dropped.
+_TOKEN_PRUNE_EVERY = 3600.0
+
+
+class MemoryStore:
+    """The :class:`~wschat.store.base.Store` interface over in-process lists and dicts.
+
+    It needs no :meth:`open`, but accepts one (and ``async with``) so code can treat every
+    store alike. Not thread-safe: use it from one event loop.
+    """
+
+    def __init__(self) -> None:
+        self.epoch: str = new_epoch()
+        self._accounts: dict[str, Account] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._tokens_pruned = float("-inf")
+        self._entries: list[Entry] = []  # the entry with id "i" is at index i - 1
+        self._refs: dict[tuple[str, str], tuple[int, float]] = {}
+        self._refs_pruned = float("-inf")
+        self._away: dict[str, tuple[int, int | None]] = {}
+
+    async def open(self) -> None:
+        """Nothing to open; kept for the interface."""
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays readable until the object is dropped."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- accounts -----------------------------------------------------------------------
+
+    async def get_account(self, user_key: str) -> Account | None:
+        return self._accounts.get(name_key(user_key))
+
+    async def create_account(self, name: str, password_hash: str) -> Account:
+        if not is_valid_name(name):
+            raise ValueError(f"invalid user name: {name!r}")
+        key = name_key(name)
+        return self._accounts.setdefault(key, Account(name, key, password_hash))
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    async def add_token(self, token_hash: str, user_key: str, expires_at: float) -> None:
+        self._tokens[token_hash] = (user_key, expires_at)
+
+    async def token_user(self, token_hash: str, now: float) -> str | None:
+        self._prune_tokens(now)
+        found = self._tokens.get(token_hash)
+        if found is None or not found[1] > now:
+            return None
+        return found[0]
+
+    async def revoke_token(self, token_hash: str) -> None:
+        self._tokens.pop(token_hash, None)
+
+    def _prune_tokens(self, now: float) -> None:
+        if now - self._tokens_pruned < _TOKEN_PRUNE_EVERY:
+            return
+        self._tokens_pruned = now
+        for key in [k for k, (_, expires) in self._tokens.items() if not expires > now]:
+            del self._tokens[key]
+
+    # -- the log ----------------------------------------------------------------------------
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Appended]:
+        check_drafts(drafts)  # all or nothing: nothing below can fail half-way
+        results: list[Appended] = []
+        for draft in drafts:
+            sender_key = name_key(draft.sender)
+            if draft.ref is not None:
+                seen = self._refs.get((sender_key, draft.ref))
+                if seen is not None and seen[1] >= draft.ts - REF_WINDOW:
+                    results.append(Appended(self._entries[seen[0] - 1], False))
+                    continue
+            number = len(self._entries) + 1
+            entry = Entry(
+                str(number), draft.sender, draft.to, draft.text, float(draft.ts), draft.ref
+            )
+            self._entries.append(entry)
+            if draft.ref is not None:
+                self._refs[(sender_key, draft.ref)] = (number, draft.ts)
+            results.append(Appended(entry, True))
+        if drafts:
+            self._prune_refs(max(draft.ts for draft in drafts))
+        return results
+
+    def _prune_refs(self, now: float) -> None:
+        # Refs older than the window can never match again; drop them once per window.
+        # Twice the window, so a clock stepping back a little loses nothing.
+        if now - self._refs_pruned < REF_WINDOW:
+            return
+        self._refs_pruned = now
+        horizon = now - 2 * REF_WINDOW
+        for key in [k for k, (_, ts) in self._refs.items() if ts < horizon]:
+            del self._refs[key]
+
+    async def head(self) -> str | None:
+        return str(len(self._entries)) if self._entries else None
+
+    async def last_visible(self, user_key: str) -> str | None:
+        newest = await self.recent(user_key, 1)
+        return newest[-1].id if newest else None
+
+    def _visible_down(self, user_key: str, below: int) -> Iterator[Entry]:
+        """Visible entries with id < ``below``, newest first."""
+        user_key = name_key(user_key)
+        for index in range(min(below - 1, len(self._entries)) - 1, -1, -1):
+            entry = self._entries[index]
+            if entry.visible_to(user_key):
+                yield entry
+
+    async def after(
+        self, user_key: str, after_id: str, upto: str | None, limit: int
+    ) -> list[Entry] | None:
+        start = parse_seq_id(after_id)
+        if start is None or start > len(self._entries):
+            return None
+        stop = min(upper_bound(upto), len(self._entries))
+        user_key = name_key(user_key)
+        found: list[Entry] = []
+        for index in range(start, stop):  # ids start+1 .. stop
+            if len(found) >= limit:
+                break
+            entry = self._entries[index]
+            if entry.visible_to(user_key):
+                found.append(entry)
+        return found
+
+    async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
+        below = min(upper_bound(upto), len(self._entries)) + 1
+        found: list[Entry] = []
+        for entry in self._visible_down(user_key, below):
+            if len(found) >= n:
+                break
+            found.append(entry)
+        found.reverse()
+        return found
+
+    async def before(
+        self, user_key: str, before_id: str | None, n: int
+    ) -> tuple[list[Entry], bool]:
+        n = max(n, 0)
+        if before_id is None:
+            below = len(self._entries) + 1
+        else:
+            parsed = parse_seq_id(before_id)
+            if parsed is None:
+                return [], False
+            below = parsed
+        found: list[Entry] = []
+        for entry in self._visible_down(user_key, below):
+            if len(found) > n:
+                break
+            found.append(entry)
+        more = len(found) > n
+        page = found[:n]
+        page.reverse()
+        return page, more
+
+    async def get(self, entry_id: str) -> Entry | None:
+        number = parse_seq_id(entry_id)
+        if number is None or number > len(self._entries):
+            return None
+        return self._entries[number - 1]
+
+    # -- store-and-forward ------------------------------------------------------------------
+
+    async def went_offline(self, user_key: str) -> None:
+        self._away[name_key(user_key)] = (len(self._entries), None)
+
+    async def came_online(self, user_key: str) -> None:
+        key = name_key(user_key)
+        if key in self._away:
+            self._away[key] = (self._away[key][0], len(self._entries))
+
+    async def forwarded(self, user_key: str, upto: str | None) -> list[Entry]:
+        key = name_key(user_key)
+        if key not in self._away:
+            return []
+        start, end = self._away[key]
+        stop = min(upper_bound(upto), len(self._entries), len(self._entries) if end is None else end)
+        return [
+            entry
+            for entry in self._entries[start:stop]
+            if entry.to_key == key and entry.sender_key != key
+        ]
