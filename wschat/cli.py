@@ -1,0 +1,195 @@
+"""``python -m wschat``: the command line of PROTOCOL.md.
+
+Each subcommand parses its arguments here and hands them to the module that does the work.
+Errors a user can cause are printed as one line on stderr with a non-zero exit status;
+a traceback is never shown to a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wschat",
+        description="Learn WebSockets by working software: probe, replica, chat server.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    probe = sub.add_parser(
+        "probe",
+        help="connect to a WebSocket server and print the messages it sends",
+        description="Connect to URL and print every message received until --count "
+        "messages or --timeout seconds. A bare host means wss://HOST/.",
+    )
+    probe.add_argument("url", metavar="URL")
+    probe.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                       help="bound on the whole attempt, name lookup included (default 10)")
+    probe.add_argument("--count", type=_positive_int, default=1, metavar="N",
+                       help="stop after N messages (default 1)")
+    probe.add_argument("--send", metavar="TEXT", help="send TEXT once connected")
+    probe.add_argument("--json", action="store_true",
+                       help="print one JSON object per message")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the chat server",
+        description="Chat for logged-in users: public, private, many tabs, resume without gaps.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
+    serve.add_argument("--db", default="wschat.db", metavar="PATH",
+                       help="SQLite file (default wschat.db), or :memory:")
+    serve.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/N (not available yet)")
+    serve.add_argument("--rate-limit", type=_non_negative_float, default=50.0, metavar="N",
+                       help="sends per second per user (bursts of 2N); 0 turns it off")
+    serve.add_argument("--history", type=_non_negative_int, default=50, metavar="N")
+    serve.add_argument("--max-replay", type=_non_negative_int, default=10_000, metavar="N")
+    serve.add_argument("--max-pending", type=_positive_int, default=1024 * 1024, metavar="BYTES")
+    serve.add_argument("--ping-interval", type=_non_negative_float, default=20.0, metavar="S",
+                       help="keepalive ping every S seconds; 0 turns pings off")
+    serve.add_argument("--ping-timeout", type=_non_negative_float, default=20.0, metavar="S")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="also accept browser connections from ORIGIN (repeatable)")
+    serve.add_argument("--certfile", metavar="F")
+    serve.add_argument("--keyfile", metavar="F")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error", "critical"], metavar="LEVEL")
+
+    chat = sub.add_parser(
+        "chat",
+        help="chat from the terminal",
+        description="A line-based chat client: /msg NAME TEXT, /who, /help, /quit.",
+    )
+    chat.add_argument("url", metavar="URL")
+    chat.add_argument("--user", required=True, metavar="NAME")
+    chat.add_argument("--password", metavar="P",
+                      help="or set WSCHAT_PASSWORD; otherwise you are asked")
+
+    replica = sub.add_parser(
+        "replica",
+        help="run an offline stand-in for the test's server",
+        description="Greets every connection with one message and never echoes.",
+    )
+    replica.add_argument("--host", default="127.0.0.1")
+    replica.add_argument("--port", type=_port, default=8766)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "probe":
+            from .probe import run_cli
+
+            return run_cli(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "chat":
+            from .chat_cli import run_cli as run_chat
+
+            return run_chat(args)
+        if args.command == "replica":
+            from .replica import run_replica
+
+            run_replica(args.host, args.port, lambda line: print(line, flush=True))
+            return 0
+    except OSError as error:  # e.g. the port is taken: one line, no traceback
+        print(f"wschat {args.command}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import ServerConfig
+    from .serving import run_serve, setup_logging
+    from .store import StoreError
+
+    if args.redis:
+        print("wschat serve: --redis is not available yet; use --db", file=sys.stderr)
+        return 2
+    if (args.certfile is None) != (args.keyfile is None):
+        print("wschat serve: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level)
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        rate_limit=args.rate_limit,
+        burst=2 * args.rate_limit,
+        history=args.history,
+        max_replay=args.max_replay,
+        max_pending=args.max_pending,
+        ping_interval=args.ping_interval or None,
+        ping_timeout=args.ping_timeout or None,
+        allow_origins=tuple(o.rstrip("/") for o in args.allow_origin),
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+    )
+    try:
+        run_serve(config, args.db, lambda line: print(line, flush=True))
+    except StoreError as error:
+        print(f"wschat serve: {error}", file=sys.stderr)
+        return 1
+    except ssl.SSLError as error:
+        print(f"wschat serve: cannot load certificate: {error}", file=sys.stderr)
+        return 1
+    return 0

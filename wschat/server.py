@@ -1,0 +1,526 @@
+"""The chat server: thin glue between websockets' asyncio API and the pure core.
+
+One connection goes through three phases:
+
+1. login: the first frame (within ``login_timeout``) must be a login; any problem ends the
+   connection with close code 4001 after one ``error``;
+2. catch-up: the session is registered for live traffic *first*, with its live entries held
+   in a buffer; then the log is read up to ``welcome.last`` and sent with flow control;
+   then the buffer is flushed, skipping what the log read already covered. Registering
+   before reading is what makes the seam safe: an entry appended at any moment is either
+   in the log read, or in the buffer, or both (and then skipped once);
+3. live: frames are parsed into events; sends go through one writer task that appends a
+   whole burst to the store in one commit *before* fanning out, so nothing a client got
+   back with an id can be lost by a crash of the process.
+
+Fan-out writes each distinct frame once per group of sessions with ``broadcast`` and never
+waits for a slow reader: a connection whose unsent bytes pass ``max_pending`` is closed
+with 4008 instead, so it cannot slow anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from . import protocol as proto
+from .accounts import (
+    TOKEN_TTL,
+    hash_password,
+    new_session_id,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from .model import Draft, Entry, log_order
+from .names import name_key
+from .ratelimit import FailureLimiter, TokenBucket
+from .routing import Presence, targets
+from .store import Account, Appended, Store, StoreError
+from .web import route
+
+__all__ = ["ChatServer", "ServerConfig", "Session"]
+
+log = logging.getLogger("wschat.server")
+
+#: Close codes of PROTOCOL.md.
+CLOSE_LOGIN = 4001
+CLOSE_SLOW = 4008
+
+#: Most sends appended in one commit; a burst larger than this takes several commits.
+MAX_BATCH = 1024
+
+#: Called at the named points of the catch-up phase; tests use it to force appends there.
+SeamHook = Callable[[str, "Session"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Every knob of ``python -m wschat serve`` (defaults as PROTOCOL.md says)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    rate_limit: float = 50.0
+    burst: float = 100.0
+    history: int = 50
+    max_replay: int = 10_000
+    max_pending: int = 1024 * 1024
+    max_frame: int = 64 * 1024
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    login_timeout: float = 10.0
+    allow_origins: tuple[str, ...] = ()
+    certfile: str | None = None
+    keyfile: str | None = None
+    #: Failed logins allowed per name and per address within ``login_failure_window`` s.
+    login_failures_per_name: int = 10
+    login_failures_per_address: int = 50
+    login_failure_window: float = 60.0
+
+
+@dataclass(eq=False)
+class Session:
+    """One logged-in connection. Hashed by identity: a user may have many."""
+
+    ws: ServerConnection
+    user: str
+    key: str
+    sid: str
+    token: str
+    #: While True, live traffic (entries, and ready frames such as presence) waits in
+    #: ``buffer`` until welcome and the backlog have been sent.
+    catching_up: bool = True
+    buffer: list[Entry | str] = field(default_factory=list)
+    closing: bool = False
+    #: Refs of this user's own entries already shown to this session with their ref,
+    #: so that a resend of one of them does not deliver the same id twice.
+    shown_refs: set[str] = field(default_factory=set)
+
+
+class ChatServer:
+    """The chat server over one store. ``run(ready, stop)`` serves until ``stop`` is set."""
+
+    def __init__(
+        self, store: Store, config: ServerConfig | None = None, *, seam_hook: SeamHook | None = None
+    ) -> None:
+        self.store = store
+        self.config = config or ServerConfig()
+        self.presence: Presence[Session] = Presence()
+        self._seam_hook = seam_hook
+        self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._failures_by_name = FailureLimiter(
+            self.config.login_failures_per_name, self.config.login_failure_window
+        )
+        self._failures_by_address = FailureLimiter(
+            self.config.login_failures_per_address, self.config.login_failure_window
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: Server | None = None
+        self.port: int = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, ready: Callable[[int], None], stop: asyncio.Event) -> None:
+        """Open the store, serve until ``stop`` is set, then close every connection with 1001."""
+        cfg = self.config
+        await self.store.open()
+        writer = asyncio.create_task(self._writer(), name="wschat-writer")
+        try:
+            async with serve(
+                self._handle,
+                cfg.host,
+                cfg.port,
+                process_request=self._process_request,
+                max_size=cfg.max_frame,
+                compression=None,  # chat frames are small: deflate costs CPU and memory per socket
+                ping_interval=cfg.ping_interval,
+                ping_timeout=cfg.ping_timeout,
+                ssl=self._ssl_context(),
+                server_header="wschat",
+            ) as server:
+                self._server = server
+                self.port = server.sockets[0].getsockname()[1]
+                ready(self.port)
+                await stop.wait()
+                # Server.close() sends 1001 (going away) to every open connection.
+                server.close(close_connections=True)
+                await server.wait_closed()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self.store.close()
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        cfg = self.config
+        if cfg.certfile is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cfg.certfile, cfg.keyfile)
+        return context
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` under TLS, else ``ws``."""
+        return "wss" if self.config.certfile else "ws"
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        headers = request.headers
+        upgrade = "websocket" in headers.get("Upgrade", "").lower()
+        reply = route(
+            request.path,
+            upgrade=upgrade,
+            origin=headers.get("Origin"),
+            host=headers.get("Host"),
+            secure=self.config.certfile is not None,
+            allowed=self.config.allow_origins,
+        )
+        if reply is None:
+            return None
+        body = reply.body.encode()
+        response_headers = Headers(
+            [("Content-Type", reply.content_type), ("Content-Length", str(len(body)))]
+        )
+        if reply.status == HTTPStatus.UPGRADE_REQUIRED:
+            response_headers["Upgrade"] = "websocket"
+        return Response(reply.status.value, reply.status.phrase, response_headers, body)
+
+    # ------------------------------------------------------------------ connection
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        accepted = await self._login(ws)
+        if accepted is None:
+            return
+        session, login = accepted
+        try:
+            await self._catch_up(session, login.resume)
+            await self._serve_session(session)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._leave(session)
+
+    async def _refuse(self, ws: ServerConnection, code: str, detail: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(proto.error_frame(code, detail))
+            await ws.close(CLOSE_LOGIN, code)
+
+    async def _login(self, ws: ServerConnection) -> tuple[Session, proto.Login] | None:
+        """Read and check the login frame; return the new session, or None once refused."""
+        try:
+            raw = await asyncio.wait_for(ws.recv(), self.config.login_timeout)
+        except TimeoutError:
+            await self._refuse(ws, "login_required", "faça login em até 10 s: /login NOME SENHA")
+            return None
+        except ConnectionClosed:
+            return None
+        if isinstance(raw, bytes):
+            await self._refuse(ws, "login_required", "o primeiro quadro deve ser um login")
+            return None
+        event = proto.parse_frame(raw)
+        if isinstance(event, proto.Rejected):
+            if event.from_login:
+                await self._refuse(ws, event.code, event.detail)
+            else:
+                await self._refuse(ws, "login_required", _LOGIN_HINT)
+            return None
+        if not isinstance(event, proto.Login):
+            await self._refuse(ws, "login_required", _LOGIN_HINT)
+            return None
+        address = _address(ws)
+        key = name_key(event.user)
+        now = time.monotonic()
+        if self._failures_by_name.blocked(key, now) or self._failures_by_address.blocked(
+            address, now
+        ):
+            await self._refuse(ws, "rate_limited", "muitas tentativas de login; espere um minuto")
+            return None
+        account, token = await self._authenticate(event)
+        if account is None:
+            now = time.monotonic()
+            self._failures_by_name.record_failure(key, now)
+            self._failures_by_address.record_failure(address, now)
+            await self._refuse(ws, "auth_failed", "nome ou senha incorretos, ou token inválido")
+            return None
+        session = Session(ws, account.name, account.key, new_session_id(), token)
+        log.info("login %s (%s) from %s", session.user, session.sid, address)
+        return session, event
+
+    async def _authenticate(self, login: proto.Login) -> tuple[Account | None, str]:
+        """Check a password (registering a new name) or a token; hashing runs in a thread."""
+        key = name_key(login.user)
+        if login.token is not None:
+            owner = await self.store.token_user(token_hash(login.token), time.time())
+            if owner != key:
+                return None, ""
+            return await self.store.get_account(key), login.token
+        assert login.password is not None  # parse_frame guarantees exactly one of the two
+        account = await self.store.get_account(key)
+        if account is None:
+            hashed = await asyncio.to_thread(hash_password, login.password)
+            account = await self.store.create_account(login.user, hashed)
+            if account.password_hash != hashed:  # another login registered the name first
+                account = await self._verified(account, login.password)
+        else:
+            account = await self._verified(account, login.password)
+        if account is None:
+            return None, ""
+        token = new_token()
+        await self.store.add_token(token_hash(token), account.key, time.time() + TOKEN_TTL)
+        return account, token
+
+    @staticmethod
+    async def _verified(account: Account, password: str) -> Account | None:
+        ok = await asyncio.to_thread(verify_password, password, account.password_hash)
+        return account if ok else None
+
+    async def _catch_up(self, session: Session, resume: proto.Resume | None) -> None:
+        """Register for live traffic, send welcome and the backlog, then go live (see module doc)."""
+        first = self.presence.open(session.user, session)
+        if first:
+            await self.store.came_online(session.key)
+            self._send_live(
+                self.presence.others(session.key), proto.presence_frame(session.user, True)
+            )
+        await self._hook("registered", session)
+        last = await self.store.last_visible(session.key)
+        backlog, recovered = await self._backlog(session, resume, last)
+        await self._hook("log_read", session)
+        ws = session.ws
+        await ws.send(
+            proto.welcome_frame(
+                user=session.user,
+                session=session.sid,
+                epoch=self.store.epoch,
+                last=last,
+                recovered=recovered,
+                online=self.presence.online(),
+                token=session.token,
+            )
+        )
+        for entry in backlog:  # flow control: waits while the client does not read
+            await ws.send(self._backlog_frame(session, entry))
+        # Live traffic that arrived meanwhile: skip the entries the log read covered.
+        floor = log_order(last) if last is not None else None
+        while session.buffer:
+            held, session.buffer = session.buffer, []
+            for item in held:
+                if isinstance(item, str):
+                    await ws.send(item)
+                elif floor is None or log_order(item.id) > floor:
+                    await ws.send(proto.message_frame(item))
+        session.catching_up = False  # no await since the buffer was seen empty
+
+    async def _backlog(
+        self, session: Session, resume: proto.Resume | None, last: str | None
+    ) -> tuple[list[Entry], bool]:
+        """The replay after ``resume`` if it is recoverable, else history; up to ``last``."""
+        if last is None:
+            return [], resume is not None and resume.epoch == self.store.epoch
+        cfg = self.config
+        if resume is not None and resume.epoch == self.store.epoch:
+            replay = await self.store.after(session.key, resume.after, last, cfg.max_replay + 1)
+            if replay is not None and len(replay) <= cfg.max_replay:
+                return replay, True
+        recent = await self.store.recent(session.key, cfg.history, last)
+        forwarded = await self.store.forwarded(session.key, last)
+        merged = {e.id: e for e in forwarded}
+        merged.update((e.id, e) for e in recent)
+        return sorted(merged.values(), key=lambda e: log_order(e.id)), False
+
+    async def _hook(self, point: str, session: Session) -> None:
+        if self._seam_hook is not None:
+            await self._seam_hook(point, session)
+
+    @staticmethod
+    def _backlog_frame(session: Session, entry: Entry) -> str:
+        """A history or replay frame: the user's own messages carry their ref, so that a
+        client that reconnects learns which of its sends were taken (docs/protocol.md)."""
+        if entry.ref is not None and entry.sender_key == session.key:
+            session.shown_refs.add(entry.ref)
+            return proto.message_frame(entry, entry.ref)
+        return proto.message_frame(entry)
+
+    # ------------------------------------------------------------------ live
+
+    async def _serve_session(self, session: Session) -> None:
+        async for raw in session.ws:
+            if session.closing:
+                break
+            if isinstance(raw, bytes):
+                self._write(session, proto.error_frame(
+                    "invalid_message", "quadros binários não são aceitos; envie texto"))
+                continue
+            event = proto.parse_frame(raw)
+            if isinstance(event, proto.Logout):
+                await self.store.revoke_token(token_hash(session.token))
+                await session.ws.close(1000, "logout")
+                return
+            await self._on_event(session, event)
+
+    async def _on_event(self, session: Session, event: proto.ClientEvent) -> None:
+        match event:
+            case proto.Send():
+                await self._on_send(session, event)
+            case proto.Who(ref=ref):
+                self._write(session, proto.users_frame(self.presence.online(), ref))
+            case proto.Help(ref=ref):
+                self._write(session, proto.help_frame(ref))
+            case proto.HistoryRequest():
+                await self._on_history(session, event)
+            case proto.Login():
+                self._write(session, proto.rejected_frame(proto.already_logged_in()))
+            case proto.Rejected(from_login=True, ref=ref):
+                self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
+            case proto.Rejected():
+                self._write(session, proto.rejected_frame(event))
+
+    async def _on_send(self, session: Session, send: proto.Send) -> None:
+        bucket = self._bucket(session.key)
+        if bucket is not None and not bucket.allow(time.monotonic()):
+            self._write(session, proto.error_frame(
+                "rate_limited", "mensagens demais por segundo; espere um pouco", send.ref))
+            return
+        to: str | None = None
+        if send.to is not None:
+            account = await self.store.get_account(name_key(send.to))
+            if account is None:
+                self._write(session, proto.rejected_frame(proto.unknown_user(send.to, send.ref)))
+                return
+            to = account.name
+        draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref)
+        self._queue.put_nowait((draft, session))
+
+    def _bucket(self, key: str) -> TokenBucket | None:
+        cfg = self.config
+        if cfg.rate_limit <= 0:
+            return None
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(cfg.rate_limit, cfg.burst)
+        return bucket
+
+    async def _on_history(self, session: Session, request: proto.HistoryRequest) -> None:
+        if request.before is not None:
+            try:
+                log_order(request.before)
+            except ValueError:
+                self._write(session, proto.error_frame(
+                    "invalid_message", "'before' não é um id de mensagem", request.ref))
+                return
+        entries, more = await self.store.before(session.key, request.before, request.limit)
+        self._write(session, proto.history_frame(entries, more, request.ref))
+
+    async def _writer(self) -> None:
+        """Append each burst of sends in one commit, then fan the entries out."""
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                results = await self.store.append([draft for draft, _ in batch])
+            except StoreError as error:
+                log.error("append failed: %s", error)
+                for draft, session in batch:
+                    self._write(session, proto.error_frame(
+                        "server_error", "não foi possível guardar a mensagem; tente de novo",
+                        draft.ref))
+                continue
+            for (_, session), result in zip(batch, results):
+                self._publish(session, result)
+
+    def _publish(self, sender: Session, result: Appended) -> None:
+        entry = result.entry
+        if not result.created:
+            # A resend of an accepted ref: only the sending session hears of it, once.
+            if entry.ref is not None and entry.ref not in sender.shown_refs:
+                sender.shown_refs.add(entry.ref)
+                self._write(sender, proto.message_frame(entry, entry.ref))
+            return
+        plain = proto.message_frame(entry)
+        live: list[Session] = []
+        for session in targets(entry, self.presence):
+            if session is sender and entry.ref is not None:
+                sender.shown_refs.add(entry.ref)
+                self._write(sender, proto.message_frame(entry, entry.ref))
+            elif session.catching_up:
+                session.buffer.append(entry)
+            else:
+                live.append(session)
+        self._write_many(live, plain)
+
+    async def _leave(self, session: Session) -> None:
+        """Unregister the session; the user's last session going away announces offline."""
+        session.closing = True
+        log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
+        if not self.presence.close(session):
+            return
+        with contextlib.suppress(StoreError):
+            await self.store.went_offline(session.key)
+        self._buckets.pop(session.key, None)
+        self._send_live(self.presence.others(session.key), proto.presence_frame(session.user, False))
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, session: Session, frame: str) -> None:
+        """Queue one frame for one session without waiting (bounded by ``max_pending``)."""
+        self._write_many((session,), frame)
+
+    def _write_many(self, sessions: Sequence[Session], frame: str) -> None:
+        """Write the same frame to many live sessions, encoding it once, never waiting."""
+        open_sessions = [s for s in sessions if not s.closing]
+        if not open_sessions:
+            return
+        broadcast([s.ws for s in open_sessions], frame)
+        limit = self.config.max_pending
+        for session in open_sessions:
+            transport = session.ws.transport
+            if transport is not None and transport.get_write_buffer_size() > limit:
+                self._close_slow(session)
+
+    def _send_live(self, sessions: Iterable[Session], frame: str) -> None:
+        """A live frame for many sessions: written now, or held by those catching up."""
+        live: list[Session] = []
+        for session in sessions:
+            if session.catching_up:
+                session.buffer.append(frame)
+            else:
+                live.append(session)
+        self._write_many(live, frame)
+
+    def _close_slow(self, session: Session) -> None:
+        session.closing = True
+        log.info("closing %s (%s): %s", session.sid, session.user, "reader too slow")
+        self._spawn(session.ws.close(CLOSE_SLOW, "leitor lento demais"))
+
+
+
+_LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
+
+
+def _address(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "?"

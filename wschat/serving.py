@@ -1,0 +1,78 @@
+"""Ways to run the chat server: in the foreground (``python -m wschat serve``) or in a
+background thread (notebooks and tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .background import BackgroundServer
+from .server import ChatServer, SeamHook, ServerConfig
+from .shutdown import run_until_signal
+from .store import MemoryStore, Store, open_store
+
+__all__ = ["ServerThread", "run_serve", "setup_logging"]
+
+
+class ServerThread(BackgroundServer):
+    """The chat server on its own event loop in a daemon thread.
+
+    >>> with ServerThread() as server:          # memory store, free port on 127.0.0.1
+    ...     print(server.url)                   # ws://127.0.0.1:PORT/ws
+
+    ``db`` is a SQLite path (or ``":memory:"``); without it the store is a fresh MemoryStore.
+    Other keyword arguments are ServerConfig fields (``rate_limit=0``, ``history=10``, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: str | None = None,
+        store: Store | None = None,
+        seam_hook: SeamHook | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **config: Any,
+    ) -> None:
+        if store is None:
+            store = open_store(db) if db is not None else MemoryStore()
+        self.config = ServerConfig(host=host, port=port, **config)
+        self.chat = ChatServer(store, self.config, seam_hook=seam_hook)
+        super().__init__(self.chat.run, host=host, name="wschat-server")
+
+    @property
+    def url(self) -> str:
+        """The WebSocket endpoint, ``ws://HOST:PORT/ws`` (``wss://`` with a certificate)."""
+        return f"{self.chat.scheme}://{self.host}:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        """The server's HTTP root, where ``/`` and ``/healthz`` are served."""
+        scheme = "https" if self.chat.scheme == "wss" else "http"
+        return f"{scheme}://{self.host}:{self.port}/"
+
+
+def run_serve(config: ServerConfig, db: str, announce: Callable[[str], None]) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001)."""
+    server = ChatServer(open_store(db), config)
+
+    async def main(stop: asyncio.Event) -> None:
+        def ready(port: int) -> None:
+            announce(f"wschat listening on {server.scheme}://{config.host}:{port}/ws")
+
+        await server.run(ready, stop)
+
+    run_until_signal(main)
+
+
+def setup_logging(level: str) -> None:
+    """Connections and errors go to stderr; websockets' own chatter only at debug level."""
+    numeric = logging.getLevelName(level.upper())
+    logging.basicConfig(
+        stream=sys.stderr, level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if numeric > logging.DEBUG:
+        logging.getLogger("websockets").setLevel(max(numeric, logging.WARNING))
