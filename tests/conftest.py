@@ -10,7 +10,7 @@ import pytest
 # Set before any test module imports wschat, so notebooks and helpers see it too.
 os.environ["WSCHAT_OFFLINE"] = "1"
 
-from wschat import Replica  # noqa: E402
+from wschat import Replica
 
 
 @pytest.fixture
