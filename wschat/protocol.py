@@ -238,11 +238,15 @@ def already_logged_in(ref: str | None = None) -> Rejected:
 
 
 class _BadNumber(ValueError):
-    """A JSON number that strict JSON does not allow: NaN, ±Infinity, 1e999, huge ints."""
+    """A JSON number too large to hold: 1e999 (overflows to inf) or a huge integer."""
+
+
+class _NotStrictJSON(Exception):
+    """NaN, Infinity or -Infinity: not strict JSON, so PROTOCOL.md makes the frame a chat line."""
 
 
 def _no_constant(name: str) -> NoReturn:
-    raise _BadNumber(name)
+    raise _NotStrictJSON(name)
 
 
 def _finite_float(literal: str) -> float:
@@ -270,19 +274,20 @@ def parse_frame(text: str) -> ClientEvent:
     """Parse one text frame into one client event. Never raises.
 
     A text that decodes as strict JSON to an object is a protocol frame; a JSON-looking
-    text (``{`` after JSON white space) that is refused only for NaN/Infinity, a non-finite
-    or huge number, or nesting too deep is ``invalid_message``. Every other text (broken
-    JSON, ``42``, ``[1]``, plain lines) is a chat line, handled as
+    text (``{`` after JSON white space) that is refused only for a number too large to hold
+    (``1e999``, an integer of over 4,300 digits) or nesting too deep is ``invalid_message``.
+    Every other text (broken JSON, JSON with NaN or Infinity, ``42``, ``[1]``, plain lines)
+    is a chat line, handled as
     ``{"type": "send", "text": <frame>}``; a plain ``/login NAME PASSWORD`` line is a
     ``Login``. The caller applies the login-phase rules (see the module docstring).
     """
     if text.lstrip(_JSON_SPACE).startswith("{"):
         try:
             obj = _DECODER.decode(text)
-        except json.JSONDecodeError:
-            pass  # broken JSON: PROTOCOL.md makes it a chat line
+        except (json.JSONDecodeError, _NotStrictJSON):
+            pass  # broken or non-strict JSON: PROTOCOL.md makes it a chat line
         except ValueError:  # _BadNumber, or any other number conversion failure
-            detail = "JSON inválido: NaN, Infinity e números grandes demais não são aceitos"
+            detail = "JSON inválido: números grandes demais não são aceitos"
             return Rejected(INVALID, detail, None)
         except RecursionError:
             return Rejected(INVALID, "JSON aninhado demais", None)

@@ -447,7 +447,7 @@ class ChatServer:
                         "server_error", "não foi possível guardar a mensagem; tente de novo",
                         draft.ref))
                 continue
-            for (_, session), result in zip(batch, results):
+            for (_, session), result in zip(batch, results, strict=True):
                 self._publish(session, result)
 
     def _publish(self, sender: Session, result: Appended) -> None:
