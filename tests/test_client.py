@@ -399,6 +399,53 @@ async def test_no_reconnect_when_disabled(server: ServerThread, make: Make) -> N
     assert lost.value.code == 1006
 
 
+async def test_drop_cuts_like_a_network_failure_and_resumes_when_released(
+    server: ServerThread, make: Make
+) -> None:
+    ana = await make(server.url, "ana")
+    bia = await make(server.url, "bia")
+    await bia.send("antes")
+    await until(ana, said("antes"))
+
+    attempts: list[int] = []
+    wait_before_retry = ana._wait_before_retry
+
+    async def counted(attempt: int) -> None:
+        attempts.append(attempt)
+        await wait_before_retry(attempt)
+
+    ana._wait_before_retry = counted  # type: ignore[method-assign]
+
+    back = asyncio.Event()
+    ana.drop(until=back)
+    # No close frame came: the client sees 1006, and the server noticed the loss as well.
+    assert (await until(ana, is_a(Disconnected)))[-1] == Disconnected(1006, "")
+    assert (await until(bia, is_a(Presence)))[-1] == Presence("ana", False)
+    with pytest.raises(RuntimeError, match="no open connection"):
+        ana.drop()
+
+    await bia.send("fora")
+    away = (await until(bia, said("fora")))[-1]
+    assert isinstance(away, Message)
+    # The reader went from Disconnected straight to waiting: without the hold it would have
+    # started its first retry before this task ran again.
+    assert attempts == [] and not ana.connected
+    back.set()
+    events = await until(ana, said("fora"))
+    # Held until released: "fora" was in the log before ana came back, so it is replay.
+    assert isinstance(events[0], Reconnected)
+    assert events[0].welcome.recovered is True and events[0].welcome.last == away.id
+    assert texts(events) == ["fora"]
+    assert attempts == [0]
+    assert (await until(bia, is_a(Presence)))[-1] == Presence("ana", True)
+
+
+async def test_drop_without_a_connection_raises() -> None:
+    client = ChatClient(f"ws://127.0.0.1:{free_port()}/ws", "ana", "pw")
+    with pytest.raises(RuntimeError, match="no open connection"):
+        client.drop()
+
+
 async def test_outbox_waits_for_the_backlog_when_history_is_off(make: Make) -> None:
     """With --history 0 the message ``welcome.last`` is never sent; the barrier ends the
     backlog instead, and the queued send goes out."""

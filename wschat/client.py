@@ -21,6 +21,10 @@ What the client does for its caller (PROTOCOL.md, docs/protocol.md):
 - **No gap, no duplicate** across a dropped connection is the *server's* guarantee. This client
   does not filter duplicate ids (a client that filtered would hide server bugs); it only keeps
   ``last_id``, the id of the newest message it received (replay and history included).
+- **A drop on purpose.** :meth:`ChatClient.drop` cuts the connection the way a network
+  failure does (no close handshake: close code 1006 on both ends), for tests and demos of
+  the reconnection; it can hold the reconnect until the caller has staged what happens
+  while the client is away.
 - **Sends are never lost.** Every send carries a ``ref`` and waits in an outbox until a frame
   with that ref comes back (the message itself, or an error). After a reconnect the client
   first lets the backlog arrive: the replay carries the refs of the user's own messages, so the
@@ -381,6 +385,7 @@ class ChatClient:
         self._seen_in_backlog = False
         self._barrier: str | None = None
         self._resumed_from: str | None = None
+        self._hold: asyncio.Event | None = None  # set by drop(until=...): wait before reconnecting
 
     # ------------------------------------------------------------------ public API
 
@@ -460,6 +465,21 @@ class ChatClient:
         except TimeoutError:
             await self.close()
         self.token = None
+
+    def drop(self, *, until: asyncio.Event | None = None) -> None:
+        """Cut the connection as a network failure would, to test or show the reconnection.
+
+        The socket is aborted without a close handshake, so the server and this client both
+        see close code 1006; the client then reconnects and resumes as after any drop (a
+        :class:`Disconnected`, a :class:`Reconnected`, then the replay). With ``until``, it
+        waits for that event to be set before its first reconnect attempt, so the caller can
+        make things happen while it is away. Raises RuntimeError if no connection is open.
+        """
+        ws = self._ws
+        if ws is None or ws.state is not State.OPEN:
+            raise RuntimeError("no open connection to drop")
+        self._hold = until
+        ws.transport.abort()
 
     async def close(self) -> None:
         """Close the connection (with 1000) and stop reconnecting. Events already received
@@ -695,6 +715,9 @@ class ChatClient:
         return ws.close_code or 1006, ws.close_reason or ""
 
     async def _reconnect(self) -> ClientConnection:
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            await hold.wait()
         attempt = 0
         while True:
             await self._wait_before_retry(attempt)
