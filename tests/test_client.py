@@ -133,6 +133,14 @@ async def test_connect_logs_in_and_returns_welcome(server: ServerThread, make: M
     assert ana.connected
 
 
+async def test_close_ends_with_1000_and_records_it(server: ServerThread, make: Make) -> None:
+    ana = await make(server.url, "ana")
+    await ana.close()
+    assert ana.close_code == 1000 and not ana.connected
+    with pytest.raises(ClientClosed):
+        await ana.recv(timeout=1)
+
+
 async def test_public_reaches_everyone_private_only_sender_and_recipient(
     server: ServerThread, make: Make
 ) -> None:

@@ -512,7 +512,7 @@ def test_certificate_for_another_name(tls: tuple[ssl.SSLContext, ssl.SSLContext]
     # The certificate names 127.0.0.1; reached as "other.test" it must be refused.
     with ws_server(greet, ssl=server_context) as server:
         url = f"wss://other.test:{server.port}/"
-        with pytest.raises(TLSFailure, match="other.test"):
+        with pytest.raises(TLSFailure, match=r"other\.test"):
             probe(url, timeout=5, ssl_context=client_context, resolve=fake_resolver(server.port))
 
 

@@ -114,8 +114,8 @@ USERS = ["ana", "Ana", "BIA", "bia", "joao", "x.y-z_1"]
 
 @given(
     st.lists(st.tuples(st.sampled_from(USERS), st.booleans()), max_size=40),
-    st.sampled_from(USERS + ["ghost"]),
-    st.none() | st.sampled_from(USERS + ["ghost"]),
+    st.sampled_from([*USERS, "ghost"]),
+    st.none() | st.sampled_from([*USERS, "ghost"]),
 )
 def test_targets_are_exactly_the_sessions_allowed_to_see(
     script: list[tuple[str, bool]], sender: str, to: str | None
@@ -123,7 +123,7 @@ def test_targets_are_exactly_the_sessions_allowed_to_see(
     # Open a session per step; some are closed again afterwards.
     presence: Presence[int] = Presence()
     users_of: dict[int, str] = {}
-    for session, (user, keep) in enumerate(script):
+    for session, (user, _keep) in enumerate(script):
         presence.open(user, session)
         users_of[session] = user
     for session, (_, keep) in enumerate(script):

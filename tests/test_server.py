@@ -396,7 +396,7 @@ async def test_names_are_case_insensitive_and_keep_the_first_spelling(
 
 
 async def test_welcome_fields(server: ServerThread, clients: Clients) -> None:
-    ana, welcome = await clients.login(server.url, "ana", PW)
+    _, welcome = await clients.login(server.url, "ana", PW)
     assert welcome["type"] == "welcome"
     assert welcome["user"] == "ana"
     for key in ("session", "epoch", "token"):
@@ -861,7 +861,7 @@ async def test_resend_after_reconnect_outside_the_history_gets_the_original(
 async def test_history_paging(server: ServerThread, clients: Clients) -> None:
     ana, _ = await clients.login(server.url, "ana", PW)
     bob, _ = await clients.login(server.url, "bob", PW)
-    carol, _ = await clients.login(server.url, "carol", PW)
+    _carol, _ = await clients.login(server.url, "carol", PW)
     await presence(ana, "bob", True)
     await presence(ana, "carol", True)
     await presence(bob, "carol", True)

@@ -494,6 +494,7 @@ class ChatClient:
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
+            self.close_code = ws.close_code
         self._ws = None
         self._ready = False
         self._finish(None)

@@ -484,7 +484,7 @@ class Comparison:
 
         def fmt(cells: Sequence[str]) -> str:
             first = cells[0].ljust(widths[0])
-            rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:]))
+            rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
             return "  ".join([first, *rest])
 
         return "\n".join([fmt(header), *(fmt(line) for line in lines)])
@@ -506,7 +506,7 @@ class Comparison:
             ax.boxplot(samples, tick_labels=labels, showfliers=True)
             ax.set_ylabel("latency (ms, log scale)")
         elif kind == "cdf":
-            for label, sample in zip(labels, samples):
+            for label, sample in zip(labels, samples, strict=True):
                 ordered = sorted(sample)
                 fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
                 ax.step(ordered, fractions, where="post", label=label)
