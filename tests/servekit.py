@@ -93,17 +93,24 @@ class LineReader:
 
 
 class WschatProcess:
-    """``python -m wschat ARGS`` with stdin, stdout and stderr piped; killed if left running."""
+    """``python -m wschat ARGS`` with stdin, stdout and stderr piped; killed if left running.
+
+    ``env`` adds variables to this process's environment (a None value removes one).
+    """
 
     def __init__(
         self,
         args: Sequence[str],
         *,
         cwd: Path | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
     ) -> None:
         full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
-        full_env.update(env or {})
+        for name, value in (env or {}).items():  # None removes a variable
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
         self.process = subprocess.Popen(
             wschat_command(*args),
             cwd=cwd,
