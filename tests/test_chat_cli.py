@@ -236,6 +236,30 @@ async def test_password_from_the_environment(
     assert await exit_status(ana) == 0
 
 
+async def test_logout_ends_the_session_and_exits_0(
+    server: ServerThread, clients: Clients, chat: Callable[..., WschatProcess]
+) -> None:
+    bob, _ = await clients.login(server.url, "bob", PW)
+    ana = chat(server.url, "ana")
+    await line(ana, "* conectado como ana")
+    assert (await recv_json(bob))["type"] == "presence"
+    ana.write("/logout")
+    await line(ana, "* saindo (logout)")
+    assert await exit_status(ana) == 0
+    assert await recv_json(bob) == {"type": "presence", "user": "ana", "online": False}
+    assert ana.stderr.all() == []
+
+
+async def test_interrupt_exits_130_without_traceback(
+    server: ServerThread, chat: Callable[..., WschatProcess]
+) -> None:
+    ana = chat(server.url, "ana")
+    await line(ana, "* conectado como ana")
+    ana.signal(signal.SIGINT)
+    assert await exit_status(ana) == 130
+    assert not any("Traceback" in text for text in ana.stderr.all())
+
+
 # --------------------------------------------------------------------------- failures
 
 

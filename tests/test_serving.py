@@ -258,6 +258,37 @@ async def test_history_flag_sets_the_window(start: Start, clients: Clients) -> N
     assert ids(await read_backlog(tab, again)) == ids(sent[-2:])
 
 
+@pytest.mark.parametrize(("max_replay", "recovered"), [(3, True), (2, False)])
+async def test_max_replay_flag(
+    start: Start, clients: Clients, max_replay: int, recovered: bool
+) -> None:
+    server = start("--db", ":memory:", "--max-replay", str(max_replay), "--history", "1")
+    ana, welcome = await clients.login(server.url, "ana", PW)
+    seen = await publish(ana, "visto")
+    missed = [await publish(ana, f"perdida {i}") for i in range(3)]
+    tab, again = await clients.login(
+        server.url, "ana", token=welcome["token"],
+        resume={"epoch": welcome["epoch"], "after": seen["id"]},
+    )
+    assert again["recovered"] is recovered
+    # Three missing: replayed within --max-replay 3; past --max-replay 2, history (1) instead.
+    expected = missed if recovered else missed[-1:]
+    assert ids(await read_backlog(tab, again, seen["id"])) == ids(expected)
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), ("warning", False)])
+async def test_log_level_flag(start: Start, clients: Clients, level: str, logged: bool) -> None:
+    server = start("--db", ":memory:", "--log-level", level)
+    await clients.login(server.url, "ana", PW)
+    await clients.aclose()
+    assert await stop(server) == 0
+    err = server.stderr.all()
+    if logged:
+        assert any("login ana" in text for text in err), err
+    else:
+        assert err == []
+
+
 async def test_rate_limit_flag(start: Start, clients: Clients) -> None:
     # --rate-limit 0.5 allows a burst of 1, then one send every 2 s: of 4 sends in a row,
     # exactly one is taken.
