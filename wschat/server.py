@@ -136,6 +136,7 @@ class ChatServer:
     async def run(self, ready: Callable[[int], None], stop: asyncio.Event) -> None:
         """Open the store, serve until ``stop`` is set, then close every connection with 1001."""
         cfg = self.config
+        context = self._ssl_context()  # before the store: a bad certificate touches no file
         await self.store.open()
         writer = asyncio.create_task(self._writer(), name="wschat-writer")
         try:
@@ -148,7 +149,7 @@ class ChatServer:
                 compression=None,  # chat frames are small: deflate costs CPU and memory per socket
                 ping_interval=cfg.ping_interval,
                 ping_timeout=cfg.ping_timeout,
-                ssl=self._ssl_context(),
+                ssl=context,
                 server_header="wschat",
             ) as server:
                 self._server = server
@@ -169,7 +170,15 @@ class ChatServer:
         if cfg.certfile is None:
             return None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cfg.certfile, cfg.keyfile)
+        try:
+            context.load_cert_chain(cfg.certfile, cfg.keyfile)
+        except ssl.SSLError:
+            raise
+        except OSError as error:  # ssl names neither file: say which ones could not be read
+            raise OSError(
+                error.errno,
+                f"cannot read certificate {cfg.certfile} or key {cfg.keyfile}: {error.strerror}",
+            ) from None
         return context
 
     @property
