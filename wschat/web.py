@@ -21,6 +21,7 @@ __all__ = [
     "STATIC_FILES",
     "WS_PATH",
     "HttpReply",
+    "browser_url",
     "origin_allowed",
     "route",
     "static_body",
@@ -76,6 +77,22 @@ class HttpReply:
 def static_body(name: str) -> bytes:
     """The bytes of one file of ``wschat/static`` (read once, then kept in memory)."""
     return resources.files("wschat").joinpath("static", name).read_bytes()
+
+
+def browser_url(host: str, port: int, *, secure: bool = False) -> str:
+    """The address a person opens in a browser to chat with a server bound to ``host``.
+
+    A wildcard bind (``0.0.0.0``, ``::``, empty) is reached on this machine through loopback;
+    an IPv6 address goes in brackets.
+    """
+    scheme = "https" if secure else "http"
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}/"
 
 
 def origin_allowed(
