@@ -37,8 +37,9 @@ browser:
 	  :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "make: installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends chromium fonts-liberation >/dev/null; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium fonts-liberation >/dev/null; } \
+	  || echo "make: could not install chromium: the browser tests will be SKIPPED (FAIL under CI=true)"; \
 	else \
 	  echo "make: no Chromium found: the browser tests will be SKIPPED."; \
 	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see README)."; \

@@ -78,7 +78,7 @@ def run_serve(
         def ready(port: int) -> None:
             announce(f"wschat listening on {server.scheme}://{config.host}:{port}/ws")
             url = browser_url(config.host, port, secure=server.scheme == "wss")
-            hint(f"wschat: open {url} in a browser (two tabs, two people) to chat")
+            hint(f"wschat: chat in a browser at {url}")
 
         await server.run(ready, stop)
 

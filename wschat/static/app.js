@@ -65,6 +65,14 @@ function saveNow() {
   }
 }
 
+function forget() {
+  try {
+    sessionStorage.removeItem(STORAGE_KEY);
+  } catch (error) {
+    console.warn("wschat: cannot clear the tab's state", error);
+  }
+}
+
 function saveSoon() {
   if (saveTimer === null) saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
 }
@@ -300,7 +308,7 @@ function login(event) {
   ui.loginSubmit.disabled = true;
   let saved = loadState();
   if (saved !== null && !sameName(saved.user, user)) {
-    sessionStorage.removeItem(STORAGE_KEY); // another user's tab state is not ours
+    forget(); // another user's tab state is not ours
     saved = null;
   }
   startConnection({
@@ -313,7 +321,7 @@ function logout() {
   if (conn !== null) conn.logout();
   conn = null;
   me = null;
-  sessionStorage.removeItem(STORAGE_KEY);
+  forget();
   clearMessages();
   ui.outbox.replaceChildren();
   online = new Set();
