@@ -7,12 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.wschat-installed
 
-.PHONY: lab test install clean
+.PHONY: lab test install browser clean
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP)
+test: $(STAMP) browser
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest
 
 install: $(STAMP)
@@ -25,6 +25,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
 	@touch $(STAMP)
+
+# The browser tests (tests/test_browser.py) drive a real Chromium with Playwright; Playwright's
+# own browser download does not work offline, so they use the system's browser. When none is
+# found and this runs as root with apt-get (as CI does), install Debian's chromium; anywhere
+# else, say so: the tests then skip with a loud reason (and fail under CI=true).
+# WSCHAT_CHROMIUM=/path/to/chrome names a browser explicitly.
+browser:
+	@if [ -n "$$WSCHAT_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 \
+	    || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium fonts-liberation >/dev/null; } \
+	  || echo "make: could not install chromium: the browser tests will be SKIPPED (FAIL under CI=true)"; \
+	else \
+	  echo "make: no Chromium found: the browser tests will be SKIPPED."; \
+	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see README)."; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

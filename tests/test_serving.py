@@ -13,10 +13,12 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import ssl
 import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -491,3 +493,29 @@ def test_bad_certificate_is_one_line_and_touches_no_file(tmp_path: Path, case: s
     if case == "missing":
         assert str(certfile) in line  # the user learns which file is missing
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_serve_prints_the_ws_line_and_the_address_to_open(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wschat", "serve", "--port", "0", "--db", str(tmp_path / "c.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()  # bounded by the pytest timeout if it never comes
+        match = re.fullmatch(r"wschat listening on ws://127\.0\.0\.1:(\d+)/ws\n", first)
+        assert match, first
+        port = match.group(1)
+        hint = ""
+        while "in a browser" not in hint:
+            hint = process.stderr.readline()
+            assert hint, "serve ended before printing the browser address"
+        assert f"http://127.0.0.1:{port}/" in hint
+        status, headers, body = http_get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b'data-testid="login-user"' in body
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert out == ""  # stdout held exactly the one line

@@ -206,9 +206,10 @@ class ChatServer:
         )
         if reply is None:
             return None
-        body = reply.body.encode()
+        body = reply.body_bytes
         response_headers = Headers(
-            [("Content-Type", reply.content_type), ("Content-Length", str(len(body)))]
+            [("Content-Type", reply.content_type), ("Content-Length", str(len(body))),
+             *reply.headers]
         )
         if reply.status == HTTPStatus.UPGRADE_REQUIRED:
             response_headers["Upgrade"] = "websocket"

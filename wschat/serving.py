@@ -13,6 +13,7 @@ from .background import BackgroundServer
 from .server import ChatServer, SeamHook, ServerConfig
 from .shutdown import run_until_signal
 from .store import MemoryStore, Store, open_store
+from .web import browser_url
 
 __all__ = ["ServerThread", "run_serve", "setup_logging"]
 
@@ -55,13 +56,29 @@ class ServerThread(BackgroundServer):
         return f"{scheme}://{self.host}:{self.port}/"
 
 
-def run_serve(config: ServerConfig, db: str, announce: Callable[[str], None]) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001)."""
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_serve(
+    config: ServerConfig,
+    db: str,
+    announce: Callable[[str], None],
+    hint: Callable[[str], None] = _to_stderr,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001).
+
+    Once the server accepts connections, ``announce`` gets the contract's one line
+    (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the
+    browser client (for people: stderr by default, so stdout stays exactly that one line).
+    """
     server = ChatServer(open_store(db), config)
 
     async def main(stop: asyncio.Event) -> None:
         def ready(port: int) -> None:
             announce(f"wschat listening on {server.scheme}://{config.host}:{port}/ws")
+            url = browser_url(config.host, port, secure=server.scheme == "wss")
+            hint(f"wschat: chat in a browser at {url}")
 
         await server.run(ready, stop)
 

@@ -1,34 +1,61 @@
-"""Plain HTTP on the chat server's port: ``/healthz``, ``/`` and the Origin check for ``/ws``.
+"""Plain HTTP on the chat server's port: the browser client, ``/healthz`` and the Origin
+check for ``/ws``.
 
 Pure decisions live here (which response for which request); server.py wires them into
-websockets' ``process_request`` hook.
+websockets' ``process_request`` hook. The browser client is a handful of static files shipped
+inside the package (``wschat/static``). Only the paths listed in :data:`STATIC_FILES` are
+served, looked up as whole strings, so no request can name any other file (``/../x``,
+``/static/..%2f``, ``//etc/passwd`` are simply unknown paths: 404).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from http import HTTPStatus
+from importlib import resources
 
-__all__ = ["WS_PATH", "HttpReply", "origin_allowed", "route"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "STATIC_FILES",
+    "WS_PATH",
+    "HttpReply",
+    "browser_url",
+    "origin_allowed",
+    "route",
+    "static_body",
+]
 
 #: The WebSocket endpoint.
 WS_PATH = "/ws"
 
-_INDEX = """<!doctype html>
-<html lang="pt-BR">
-<head><meta charset="utf-8"><title>wschat</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.5">
-<h1>wschat</h1>
-<p>Este é um servidor de chat em tempo real. O endpoint WebSocket é <code>/ws</code>.</p>
-<p>Para conversar pelo terminal:</p>
-<pre>python -m wschat chat ws://HOST:PORT/ws --user ana</pre>
-<p>Ou com qualquer cliente WebSocket: a primeira linha é <code>/login NOME SENHA</code>;
-depois, cada linha é uma mensagem pública, <code>/msg NOME TEXTO</code> é privada,
-<code>/who</code> lista quem está online e <code>/help</code> mostra os comandos.</p>
-</body></html>
-"""
+#: URL path -> (file in wschat/static, Content-Type). Nothing else is ever read from disk.
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/chat.js": ("chat.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+
+#: Scripts, styles and images only from this server, no inline script or style, WebSocket
+#: only back to this server ('self' covers ws:// and wss:// on the same host and port), and
+#: the page may not be framed. User text never becomes markup anyway (app.js uses textContent);
+#: this is the second wall.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+#: Headers on every static file.
+_STATIC_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-cache"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +63,36 @@ class HttpReply:
     """A plain HTTP response to send instead of the WebSocket handshake."""
 
     status: HTTPStatus
-    body: str
+    body: str | bytes
     content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def body_bytes(self) -> bytes:
+        """The body as bytes (text is UTF-8)."""
+        return self.body if isinstance(self.body, bytes) else self.body.encode()
+
+
+@cache
+def static_body(name: str) -> bytes:
+    """The bytes of one file of ``wschat/static`` (read once, then kept in memory)."""
+    return resources.files("wschat").joinpath("static", name).read_bytes()
+
+
+def browser_url(host: str, port: int, *, secure: bool = False) -> str:
+    """The address a person opens in a browser to chat with a server bound to ``host``.
+
+    A wildcard bind (``0.0.0.0``, ``::``, empty) is reached on this machine through loopback;
+    an IPv6 address goes in brackets.
+    """
+    scheme = "https" if secure else "http"
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}/"
 
 
 def origin_allowed(
@@ -75,6 +130,8 @@ def route(
         )
     if bare == "/healthz":
         return HttpReply(HTTPStatus.OK, "ok\n")
-    if bare in ("/", "/index.html"):
-        return HttpReply(HTTPStatus.OK, _INDEX, "text/html; charset=utf-8")
+    static = STATIC_FILES.get(bare)
+    if static is not None:
+        name, content_type = static
+        return HttpReply(HTTPStatus.OK, static_body(name), content_type, _STATIC_HEADERS)
     return HttpReply(HTTPStatus.NOT_FOUND, "not found\n")

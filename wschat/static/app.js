@@ -1,0 +1,373 @@
+// The page: login form, message list, online list, input line and connection state.
+// The protocol lives in chat.js; this module only draws what it reports and keeps the tab's
+// state in sessionStorage (per tab: another tab is another session, with its own login).
+//
+// User text is only ever put on the page with textContent, never parsed as HTML.
+
+import { ChatConnection, isMessage, socketUrl } from "./chat.js";
+
+const STORAGE_KEY = "wschat.tab";
+/** Messages kept in sessionStorage, so a reload shows them and resumes after the last one. */
+const KEEP = 500;
+const SAVE_DELAY_MS = 150;
+/** A scroll position this close to the end counts as "at the end": new messages follow it. */
+const NEAR_END_PX = 48;
+
+const STATUS_TEXT = {
+  connecting: "conectando…",
+  syncing: "sincronizando…",
+  online: "conectado",
+  reconnecting: "reconectando…",
+  offline: "desconectado",
+};
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"), me: $("me"), reconnect: $("reconnect"), logout: $("logout"),
+  loginSection: $("login"), loginForm: $("login-form"), user: $("login-user"),
+  password: $("login-password"), loginSubmit: $("login-submit"), loginError: $("login-error"),
+  chat: $("chat"), online: $("online"), scroller: $("scroller"), older: $("older"),
+  start: $("start"), messages: $("messages"), outbox: $("outbox"), sendForm: $("send-form"),
+  input: $("input"),
+};
+
+let conn = null; // the ChatConnection of this tab, while logged in (or trying to)
+let me = null; // the user's name as the server spells it
+let online = new Set();
+let shown = []; // the messages on screen, oldest first (saved for a reload)
+let more = null; // whether older messages exist: null while unknown
+let saveTimer = null;
+
+// ---------------------------------------------------------------------- storage
+
+function loadState() {
+  try {
+    const state = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? "null");
+    return state !== null && state.v === 1 ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveNow() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  if (conn === null) return;
+  const kept = shown.slice(-KEEP);
+  const state = {
+    v: 1, user: conn.user, me, token: conn.token, epoch: conn.epoch, lastId: conn.lastId,
+    outbox: conn.pending(), messages: kept, more: kept.length < shown.length ? true : more,
+  };
+  try {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+  } catch (error) {
+    console.warn("wschat: cannot save the tab's state", error);
+  }
+}
+
+function forget() {
+  try {
+    sessionStorage.removeItem(STORAGE_KEY);
+  } catch (error) {
+    console.warn("wschat: cannot clear the tab's state", error);
+  }
+}
+
+function saveSoon() {
+  if (saveTimer === null) saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
+}
+
+// ---------------------------------------------------------------------- drawing
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const sameName = (a, b) => a !== null && b !== null && a.toLowerCase() === b.toLowerCase();
+
+const timeFormat = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
+const dateTimeFormat = new Intl.DateTimeFormat("pt-BR", {
+  day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
+});
+const fullFormat = new Intl.DateTimeFormat("pt-BR", { dateStyle: "full", timeStyle: "medium" });
+
+function timeElement(ts) {
+  const date = new Date(ts * 1000);
+  const today = date.toDateString() === new Date().toDateString();
+  const node = el("time", "hora", (today ? timeFormat : dateTimeFormat).format(date));
+  node.dateTime = date.toISOString();
+  node.title = fullFormat.format(date);
+  return node;
+}
+
+function messageElement(m) {
+  const item = el("li", "msg");
+  item.dataset.testid = "message";
+  item.dataset.id = m.id;
+  if (sameName(m.from, me)) item.classList.add("minha");
+  const head = el("div", "cabeca");
+  head.append(el("span", "de", m.from));
+  if (m.to !== null) {
+    item.classList.add("privada");
+    head.append(el("span", "para", `→ ${m.to}`), el("span", "selo", "privada"));
+  }
+  head.append(timeElement(m.ts));
+  item.append(head, el("p", "texto", m.text));
+  return item;
+}
+
+function nearEnd() {
+  const s = ui.scroller;
+  return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_END_PX;
+}
+
+function toEnd() {
+  ui.scroller.scrollTop = ui.scroller.scrollHeight;
+}
+
+function appendMessage(m, follow) {
+  const stick = follow || nearEnd();
+  ui.messages.append(messageElement(m));
+  shown.push(m);
+  if (stick) toEnd();
+  updateOlder();
+}
+
+/** A line from the client or the server that is not a chat message (help, errors, notes). */
+function notice(text, kind) {
+  const stick = nearEnd();
+  const item = el("li", `aviso ${kind}`, text);
+  item.dataset.kind = kind;
+  ui.messages.append(item);
+  if (stick) toEnd();
+}
+
+function clearMessages() {
+  ui.messages.replaceChildren();
+  shown = [];
+  more = null;
+  updateOlder();
+}
+
+function prependMessages(messages) {
+  const height = ui.scroller.scrollHeight;
+  const fragment = document.createDocumentFragment();
+  for (const m of messages) fragment.append(messageElement(m));
+  ui.messages.prepend(fragment);
+  shown = messages.concat(shown);
+  ui.scroller.scrollTop += ui.scroller.scrollHeight - height; // keep what the reader sees
+}
+
+function updateOlder() {
+  const connected = ui.status.dataset.state === "online";
+  ui.older.hidden = more === false;
+  ui.start.hidden = more !== false;
+  ui.older.disabled = !connected || shown.length === 0 || (conn !== null && conn.historyRef !== null);
+}
+
+function renderOnline() {
+  const names = Array.from(online).sort((a, b) => a.localeCompare(b, "pt-BR"));
+  ui.online.replaceChildren(...names.map((name) => {
+    const item = el("li", sameName(name, me) ? "eu" : "", name);
+    if (sameName(name, me)) item.append(el("span", "nota", " (você)"));
+    return item;
+  }));
+}
+
+function outboxText(item) {
+  try {
+    return JSON.parse(item.frame).text ?? "";
+  } catch {
+    return "";
+  }
+}
+
+function renderOutbox(items) {
+  const waiting = ui.status.dataset.state !== "online";
+  ui.outbox.replaceChildren(...items.map((item) => {
+    const line = el("li", "msg pendente");
+    line.dataset.ref = item.ref;
+    const head = el("div", "cabeca");
+    head.append(el("span", "de", me ?? ""), el("span", "selo", waiting ? "aguardando conexão" : "enviando…"));
+    line.append(head, el("p", "texto", outboxText(item)));
+    return line;
+  }));
+  if (items.length > 0) toEnd();
+}
+
+function setStatus(state, detail) {
+  ui.status.dataset.state = state;
+  ui.status.textContent = STATUS_TEXT[state] + (detail ? ` (${detail})` : "");
+  ui.reconnect.hidden = !(state === "offline" && conn !== null && conn.welcomed);
+  updateOlder();
+  if (conn !== null) renderOutbox(conn.pending());
+}
+
+function showLogin(user, error) {
+  ui.chat.hidden = true;
+  ui.logout.hidden = true;
+  ui.me.hidden = true;
+  ui.loginSection.hidden = false;
+  ui.loginSubmit.disabled = false;
+  ui.user.value = user;
+  ui.password.value = "";
+  ui.loginError.hidden = !error;
+  ui.loginError.textContent = error ?? "";
+  (user ? ui.password : ui.user).focus();
+}
+
+function showChat() {
+  ui.loginSection.hidden = true;
+  ui.chat.hidden = false;
+  ui.logout.hidden = false;
+  ui.me.hidden = false;
+  ui.me.textContent = me;
+  ui.input.focus();
+}
+
+// ---------------------------------------------------------------------- connection
+
+const handlers = {
+  status: setStatus,
+  welcome(welcome) {
+    me = welcome.user;
+    online = new Set(welcome.online);
+    renderOnline();
+    if (!welcome.recovered && shown.length > 0) {
+      clearMessages();
+      notice("Não deu para retomar de onde parou; estas são as mensagens recentes.", "nota");
+    }
+    ui.password.value = "";
+    showChat();
+  },
+  message(m, { backlog }) {
+    appendMessage(m, backlog || sameName(m.from, me));
+  },
+  presence(user, isOnline) {
+    if (isOnline) online.add(user);
+    else online.delete(user);
+    renderOnline();
+  },
+  users(names, { asked }) {
+    online = new Set(names);
+    renderOnline();
+    if (asked) notice(`Online agora: ${names.join(", ")}`, "nota");
+  },
+  history(frame) {
+    const messages = Array.isArray(frame.messages) ? frame.messages.filter(isMessage) : [];
+    prependMessages(messages);
+    more = frame.more === true;
+    updateOlder();
+    saveSoon();
+  },
+  help(text) {
+    notice(text, "ajuda");
+  },
+  error(code, detail, item) {
+    const text = item !== null ? `Não enviada: «${outboxText(item)}». ${detail}` : detail;
+    notice(text || code, "erro");
+  },
+  outbox: renderOutbox,
+  loginFailed(code, detail) {
+    saveNow(); // keeps messages and outbox (without the token) for a new login as the same user
+    const user = conn.user;
+    conn = null;
+    showLogin(user, detail || code);
+  },
+  stopped(code, reason) {
+    setStatus("offline", `código ${code}${reason ? `: ${reason}` : ""}`);
+  },
+  changed: saveSoon,
+};
+
+function startConnection(options, saved) {
+  clearMessages();
+  if (saved !== null) {
+    me = saved.me ?? null;
+    for (const m of saved.messages ?? []) appendMessage(m, true);
+    more = saved.more ?? null;
+  }
+  conn = new ChatConnection({ url: socketUrl(location), ...options, handlers });
+  conn.start();
+  if (saved !== null && saved.token) showChat();
+}
+
+function login(event) {
+  event.preventDefault();
+  const user = ui.user.value.trim();
+  const password = ui.password.value;
+  if (!user || !password) {
+    ui.loginError.textContent = "Informe o nome e a senha.";
+    ui.loginError.hidden = false;
+    return;
+  }
+  ui.loginError.hidden = true;
+  ui.loginSubmit.disabled = true;
+  let saved = loadState();
+  if (saved !== null && !sameName(saved.user, user)) {
+    forget(); // another user's tab state is not ours
+    saved = null;
+  }
+  startConnection({
+    user, password, epoch: saved?.epoch ?? null, lastId: saved?.lastId ?? null,
+    outbox: saved?.outbox ?? [],
+  }, saved === null ? null : { ...saved, token: null });
+}
+
+function logout() {
+  if (conn !== null) conn.logout();
+  conn = null;
+  me = null;
+  forget();
+  clearMessages();
+  ui.outbox.replaceChildren();
+  online = new Set();
+  renderOnline();
+  showLogin("", null);
+}
+
+function submitLine(event) {
+  event.preventDefault();
+  const text = ui.input.value;
+  if (conn === null || text.trim() === "") return;
+  if (text.trim().toLowerCase() === "/logout") {
+    logout();
+    return;
+  }
+  try {
+    conn.send(text);
+  } catch (error) {
+    notice(error instanceof RangeError ? "Mensagem longa demais para enviar." : String(error), "erro");
+    return;
+  }
+  ui.input.value = "";
+  ui.input.focus();
+}
+
+function loadOlder() {
+  if (conn !== null && shown.length > 0 && conn.history(shown[0].id, 50)) updateOlder();
+}
+
+// ---------------------------------------------------------------------- start
+
+ui.loginForm.addEventListener("submit", login);
+ui.sendForm.addEventListener("submit", submitLine);
+ui.older.addEventListener("click", loadOlder);
+ui.logout.addEventListener("click", logout);
+ui.reconnect.addEventListener("click", () => conn?.start());
+addEventListener("online", () => conn?.retryNow());
+addEventListener("pagehide", saveNow);
+$("ws-url").textContent = socketUrl(location);
+
+const saved = loadState();
+if (saved !== null && saved.token) {
+  startConnection({
+    user: saved.user, token: saved.token, epoch: saved.epoch, lastId: saved.lastId,
+    outbox: saved.outbox,
+  }, saved);
+} else {
+  showLogin(saved?.user ?? "", null);
+}

@@ -1,0 +1,389 @@
+// The wschat protocol in the browser: login, resume, outbox and reconnection. No DOM here;
+// app.js draws what this module reports. It follows wschat/client.py, the Python client:
+//
+// - Login uses the token once one is known (a reconnect never costs the server a slow
+//   password hash); if the token is refused and the password is still in memory, the
+//   password is tried once. The password is never stored.
+// - After close codes 1001, 1006, 1011, 1012, 1013, 4008 (and failed attempts) it reconnects
+//   with exponential backoff and full jitter, resuming with {epoch, after: lastId}. Never after
+//   1000 (logout) or 4001 (login refused).
+// - No gap and no duplicate is the SERVER's guarantee. This module does not filter repeated
+//   ids (that would hide server bugs); it only keeps lastId, the newest id it received.
+// - Every send carries a ref and waits in the outbox until a frame with that ref comes back
+//   (the message itself, or an error). After a reconnect the backlog (replay or history)
+//   arrives first; it carries the refs of the user's own messages, so the outbox learns which
+//   sends the server took. Only the others are resent, with the same ref, which the server
+//   publishes at most once.
+// - The backlog is over at the message whose id is welcome.last, or at the first frame that
+//   is not a message: right after welcome this module asks `who` with a ref of its own, and
+//   the server answers it only after the backlog.
+
+export const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4008]);
+export const CLOSE_LOGIN = 4001;
+/** Largest frame the server takes; a bigger one would close the connection (1009). */
+export const MAX_FRAME = 64 * 1024;
+/** A connection that is not logged in after this long is dropped and tried again. */
+const OPEN_TIMEOUT_MS = 10000;
+
+/** The WebSocket endpoint of the server that served this page. */
+export function socketUrl(location) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}/ws`;
+}
+
+/** Full jitter: the n-th retry waits a random time in [0, min(cap, first * 2**n)] seconds. */
+export function backoffDelay(attempt, first, cap, random = Math.random) {
+  return random() * Math.min(cap, first * 2 ** Math.min(attempt, 32));
+}
+
+function randomHex(bytes) {
+  const values = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A ref no other tab or page load will choose (the server remembers refs per user). */
+export function newRef() {
+  return `w-${randomHex(8)}`;
+}
+
+/** True for a `message` frame with the fields of the protocol. */
+export function isMessage(obj) {
+  return typeof obj.id === "string" && typeof obj.from === "string"
+    && (obj.to === null || typeof obj.to === "string") && typeof obj.text === "string"
+    && typeof obj.ts === "number";
+}
+
+/**
+ * A logged-in chat connection that survives dropped connections.
+ *
+ * options: url, user, password or token, epoch and lastId (to resume), outbox (a list of
+ * {ref, frame} from an earlier page load), backoff [first, cap] in seconds, and handlers:
+ *   status(state, detail)      "connecting" | "syncing" | "online" | "reconnecting" | "offline"
+ *   welcome(welcome, info)     info.firstLogin: true for the first welcome of this object
+ *   message(msg, info)         info.backlog: part of the replay or history after a login
+ *   presence(user, online)     users(online, info)   history(frame)   help(text)
+ *   error(code, detail, item)  item: the outbox entry the error answers, or null
+ *   outbox(items)              the sends not yet answered, in order
+ *   loginFailed(code, detail)  the connection is over; ask for the password again
+ *   stopped(code, reason)      closed with a code after which it does not reconnect
+ *   changed()                  something worth saving (lastId, epoch, token, outbox)
+ */
+export class ChatConnection {
+  constructor(options) {
+    this.url = options.url;
+    this.user = options.user;
+    this.password = options.password ?? null;
+    this.token = options.token ?? null;
+    this.epoch = options.epoch ?? null;
+    this.lastId = options.lastId ?? null;
+    this.backoff = options.backoff ?? [0.25, 5];
+    this.on = options.handlers;
+    this.outbox = new Map();
+    for (const item of options.outbox ?? []) {
+      this.outbox.set(item.ref, { ref: item.ref, frame: item.frame, gen: -1 });
+    }
+    this.ws = null;
+    this.gen = 0; // increases with every connection, so a frame is written once on each
+    this.ready = false; // logged in and backlog over: the outbox may be written
+    this.loggedIn = false;
+    this.welcomed = false;
+    this.stopped = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.loginError = null;
+    this.usedToken = false;
+    this.resumedFrom = null;
+    this.backlogOpen = false;
+    this.backlogLast = null;
+    this.seenInBacklog = false;
+    this.barrier = null;
+    this.historyRef = null;
+  }
+
+  /** Open the first connection. */
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** The sends not yet answered, oldest first: [{ref, frame}]. */
+  pending() {
+    return Array.from(this.outbox.values(), ({ ref, frame }) => ({ ref, frame }));
+  }
+
+  /**
+   * Send a chat line (public, /msg, /who, /help); return its ref. It waits in the outbox
+   * until its answer comes back, across reconnects. Throws RangeError for a frame over 64 KiB.
+   */
+  send(text) {
+    const ref = newRef();
+    const frame = JSON.stringify({ type: "send", text, ref });
+    if (new TextEncoder().encode(frame).length > MAX_FRAME) {
+      throw new RangeError("mensagem longa demais");
+    }
+    const item = { ref, frame, gen: -1 };
+    this.outbox.set(ref, item);
+    if (this.ready) {
+      item.gen = this.gen;
+      this.ws.send(frame);
+    }
+    this.on.outbox(this.pending());
+    this.on.changed();
+    return ref;
+  }
+
+  /** Ask for older messages; false when not connected (a page of another epoch means nothing). */
+  history(before, limit = 50) {
+    if (!this.ready || this.historyRef !== null) return false;
+    this.historyRef = newRef();
+    this.ws.send(JSON.stringify({ type: "history", before, limit, ref: this.historyRef }));
+    return true;
+  }
+
+  /** Log out: the server revokes the token and closes with 1000; no reconnect. */
+  logout() {
+    const ws = this.ws;
+    this.halt();
+    if (ws !== null && ws.readyState === WebSocket.OPEN && this.loggedIn) {
+      ws.send(JSON.stringify({ type: "logout" }));
+    } else if (ws !== null) {
+      ws.close(1000);
+    }
+    this.token = null;
+    this.password = null;
+  }
+
+  /** Try again now instead of waiting for the backoff (e.g. the network came back). */
+  retryNow() {
+    if (this.stopped || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.connect();
+  }
+
+  // -------------------------------------------------------------------- connecting
+
+  halt() {
+    this.stopped = true;
+    this.ready = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.on.status("offline", "");
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.retryTimer = null;
+    this.on.status(this.welcomed ? "reconnecting" : "connecting", "");
+    this.gen += 1;
+    this.ready = false;
+    this.loggedIn = false;
+    this.loginError = null;
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (error) { // e.g. a URL the browser refuses: same as a failed attempt
+      console.warn("wschat: cannot open", this.url, error);
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    const timer = setTimeout(() => {
+      if (this.ws !== ws || this.loggedIn) return;
+      this.ws = null; // a stuck attempt: leave it and try again
+      ws.close();
+      this.scheduleRetry();
+    }, OPEN_TIMEOUT_MS);
+    ws.onopen = () => {
+      if (this.ws === ws) this.sendLogin(ws);
+    };
+    ws.onmessage = (event) => {
+      if (this.ws === ws && typeof event.data === "string") this.onFrame(ws, event.data);
+    };
+    ws.onclose = (event) => {
+      clearTimeout(timer);
+      if (this.ws === ws) this.onClose(event.code, event.reason);
+    };
+  }
+
+  sendLogin(ws) {
+    const login = { type: "login", user: this.user };
+    this.usedToken = this.token !== null;
+    if (this.usedToken) login.token = this.token;
+    else login.password = this.password ?? "";
+    this.resumedFrom = null;
+    if (this.epoch !== null && this.lastId !== null) {
+      login.resume = { epoch: this.epoch, after: this.lastId };
+      this.resumedFrom = this.lastId;
+    }
+    ws.send(JSON.stringify(login));
+  }
+
+  scheduleRetry() {
+    if (this.stopped) return;
+    const [first, cap] = this.backoff;
+    const delay = backoffDelay(this.attempt, first, cap);
+    this.attempt += 1;
+    this.on.status("reconnecting", `nova tentativa em ${Math.ceil(delay)} s`);
+    this.retryTimer = setTimeout(() => this.connect(), delay * 1000);
+  }
+
+  onClose(code, reason) {
+    const wasLoggedIn = this.loggedIn;
+    this.ws = null;
+    this.ready = false;
+    this.loggedIn = false;
+    if (this.stopped) return;
+    if (!wasLoggedIn && (this.loginError !== null || code === CLOSE_LOGIN)) {
+      const error = this.loginError ?? { code: "login_required", detail: reason };
+      this.loginError = null;
+      if (error.code === "auth_failed" && this.usedToken) {
+        this.token = null; // expired, revoked, or the server lost its accounts
+        this.on.changed();
+        if (this.password !== null) {
+          this.connect();
+          return;
+        }
+        this.halt();
+        this.on.loginFailed("session_expired", "sua sessão expirou; entre de novo");
+        return;
+      }
+      this.halt();
+      this.on.loginFailed(error.code, error.detail);
+      return;
+    }
+    if (!RECONNECT_CODES.has(code)) {
+      this.halt();
+      this.on.stopped(code, reason);
+      return;
+    }
+    this.scheduleRetry();
+  }
+
+  // -------------------------------------------------------------------- receiving
+
+  onFrame(ws, raw) {
+    if (this.stopped) return;
+    let obj;
+    try {
+      obj = JSON.parse(raw);
+    } catch {
+      console.warn("wschat: ignoring a frame that is not JSON", raw.slice(0, 200));
+      return;
+    }
+    if (obj === null || typeof obj !== "object") return;
+    if (!this.loggedIn) {
+      if (obj.type === "welcome") this.onWelcome(ws, obj);
+      else if (obj.type === "error") this.loginError = obj;
+      return;
+    }
+    if (obj.type === "message") {
+      if (!isMessage(obj)) {
+        console.warn("wschat: ignoring a malformed message", obj);
+        return;
+      }
+      this.lastId = obj.id;
+      const backlog = this.backlogOpen;
+      this.acknowledge(obj.ref);
+      this.on.message(obj, { backlog });
+      if (backlog) {
+        this.seenInBacklog = true;
+        if (obj.id === this.backlogLast) this.backlogOver(ws);
+      }
+      this.on.changed();
+      return;
+    }
+    const ref = typeof obj.ref === "string" ? obj.ref : null;
+    if (ref !== null && ref === this.barrier) {
+      if (Array.isArray(obj.online)) this.on.users(obj.online, { asked: false });
+    } else {
+      this.dispatch(obj, ref);
+    }
+    // The backlog holds messages only: any other frame comes after it.
+    if (this.backlogOpen) this.backlogOver(ws);
+  }
+
+  dispatch(obj, ref) {
+    const item = ref !== null ? this.outbox.get(ref) ?? null : null;
+    switch (obj.type) {
+      case "presence":
+        this.on.presence(obj.user, obj.online === true);
+        break;
+      case "users":
+        this.on.users(Array.isArray(obj.online) ? obj.online : [], { asked: item !== null });
+        break;
+      case "history":
+        if (ref === this.historyRef) this.historyRef = null;
+        this.on.history(obj);
+        break;
+      case "help":
+        this.on.help(String(obj.text ?? ""));
+        break;
+      case "error":
+        if (ref !== null && ref === this.historyRef) this.historyRef = null;
+        this.on.error(String(obj.code ?? "error"), String(obj.detail ?? ""), item);
+        break;
+      default:
+        console.debug("wschat: ignoring a frame of unknown type", obj);
+    }
+    this.acknowledge(ref);
+  }
+
+  onWelcome(ws, welcome) {
+    const firstLogin = !this.welcomed;
+    const resumedFrom = welcome.epoch === this.epoch ? this.resumedFrom : null;
+    this.loggedIn = true;
+    this.welcomed = true;
+    this.attempt = 0;
+    this.token = welcome.token;
+    this.epoch = welcome.epoch;
+    if (!welcome.recovered) this.lastId = null; // history follows; an old position means nothing
+    this.historyRef = null;
+    this.on.welcome(welcome, { firstLogin });
+    this.backlogLast = welcome.last;
+    this.seenInBacklog = false;
+    const noBacklog = welcome.last === null || (welcome.recovered && resumedFrom === welcome.last);
+    this.on.changed();
+    if (noBacklog) {
+      this.backlogOpen = false;
+      this.flush(ws);
+      return;
+    }
+    this.on.status("syncing", "");
+    this.backlogOpen = true;
+    this.barrier = `sync-${randomHex(4)}`;
+    ws.send(JSON.stringify({ type: "who", ref: this.barrier }));
+  }
+
+  backlogOver(ws) {
+    this.backlogOpen = false;
+    if (!this.seenInBacklog && this.backlogLast !== null) {
+      // The server showed everything up to welcome.last it meant to show (e.g. no history
+      // at all): resuming from there is exactly right.
+      this.lastId = this.backlogLast;
+      this.on.changed();
+    }
+    this.flush(ws);
+  }
+
+  /** Write, in order, what the outbox holds and this connection has not carried yet. */
+  flush(ws) {
+    if (this.ws !== ws) return;
+    for (const item of this.outbox.values()) {
+      if (item.gen !== this.gen) {
+        item.gen = this.gen;
+        ws.send(item.frame); // on a closed socket this is dropped, and resent next time
+      }
+    }
+    this.ready = true;
+    this.on.status("online", "");
+    this.on.outbox(this.pending());
+  }
+
+  acknowledge(ref) {
+    if (typeof ref === "string" && this.outbox.delete(ref)) {
+      this.on.outbox(this.pending());
+      this.on.changed();
+    }
+  }
+}
