@@ -57,7 +57,9 @@ class ServerThread(BackgroundServer):
 
 
 def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    # A line for people, not a log record; ``--log-level warning`` or quieter silences it.
+    if logging.getLogger("wschat").isEnabledFor(logging.INFO):
+        print(line, file=sys.stderr, flush=True)
 
 
 def run_serve(
@@ -70,7 +72,8 @@ def run_serve(
 
     Once the server accepts connections, ``announce`` gets the contract's one line
     (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the
-    browser client (for people: stderr by default, so stdout stays exactly that one line).
+    browser client (for people: stderr by default, so stdout stays exactly that one line;
+    silent when the log level is above info).
     """
     server = ChatServer(open_store(db), config)
 
