@@ -40,7 +40,7 @@ from wschat.redis_server import RedisServer
 
 PW = "s3nha"
 #: A short node TTL keeps the dead-node tests fast (the default is 15 s).
-NODE_TTL = 1.5
+NODE_TTL = 3.0
 #: Bound on a node's start and stop; only reached when a test fails.
 START = 20.0
 
@@ -122,8 +122,8 @@ async def clients() -> AsyncIterator[Clients]:
         yield pool
 
 
-async def presence(ws: ClientConnection, user: str, online: bool) -> None:
-    frame = await recv_json(ws)
+async def presence(ws: ClientConnection, user: str, online: bool, timeout: float = 5.0) -> None:
+    frame = await recv_json(ws, timeout)
     assert frame == {"type": "presence", "user": user, "online": online}
 
 
@@ -277,7 +277,7 @@ async def test_killed_node_users_go_offline_once_and_resume_elsewhere(
     await expect_close(ana, None)
     # The survivors B and C both sweep; the script makes it one notice per session, not two.
     await asyncio.gather(
-        *(presence(sock, "ana", False) for sock in (bob, carol)),
+        *(presence(sock, "ana", False, timeout=3 * NODE_TTL) for sock in (bob, carol)),
     )
     waited = time.monotonic() - killed_at
     assert waited < NODE_TTL + NODE_TTL / 3 + 3.0, waited  # ttl + one sweep (+ slack)
@@ -325,10 +325,10 @@ async def test_frozen_node_is_swept_then_comes_back(nodes: list[Node], clients: 
     await presence(ana, "bob", True)
     a.process.send_signal(signal.SIGSTOP)
     try:
-        await presence(bob, "ana", False)
+        await presence(bob, "ana", False, timeout=3 * NODE_TTL)
     finally:
         a.process.send_signal(signal.SIGCONT)
-    await presence(bob, "ana", True)  # A's next heartbeat finds itself unknown: re-registers
+    await presence(bob, "ana", True, timeout=3 * NODE_TTL)  # A's next heartbeat finds itself unknown: re-registers
     await expect_silence(bob, 2 * NODE_TTL)
     await send_json(bob, {"type": "who"})
     assert (await recv_json(bob))["online"] == ["ana", "bob"]

@@ -236,21 +236,7 @@ class RedisBus:
 
     async def stop(self) -> None:
         """Stop the tasks and unregister the node (its sessions, if any, go offline)."""
-        self._stopping = True
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=0.25)
-            if pending:
-                # A cancellation that landed while redis-py (re)connected can be lost: close
-                # the connections under the task, so its read fails and the loop sees _stopping.
-                if self._tail_redis is not None:
-                    await self._tail_redis.connection_pool.disconnect()
-                for task in pending:
-                    task.cancel()
-                await asyncio.wait(pending, timeout=5.0)
-        self._sink = None
+        await self._halt()
         try:
             await self._call("bye")
         except (RedisError, OSError) as exc:
@@ -259,6 +245,25 @@ class RedisBus:
             with contextlib.suppress(RedisError, OSError):
                 await self._tail_redis.aclose()
             self._tail_redis = None
+
+    async def _halt(self) -> None:
+        """Stop the tail and the heartbeat, without a goodbye (what a crash looks like)."""
+        self._stopping = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=0.25)
+            if pending:
+                # A cancellation that landed while redis-py (re)connected can be lost: close
+                # the connections under the tasks, so their reads fail and the loops stop.
+                if self._tail_redis is not None:
+                    await self._tail_redis.connection_pool.disconnect()
+                await self.store.redis.connection_pool.disconnect()
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=5.0)
+        self._sink = None
 
     async def _head(self, redis: Redis, stream: str) -> str:
         last = await self._run(
@@ -405,6 +410,9 @@ async def _retrying(
         try:
             result = await step()
         except (RedisError, OSError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from exc  # redis-py turned our cancel into this
             if stopping():
                 return
             failures += 1
