@@ -14,7 +14,7 @@ from rediskit import fresh_prefix, need_redis_server, redis_server  # noqa: F401
 from wschat.model import Draft, log_order
 from wschat.redis_server import RedisServer
 from wschat.store import StoreError
-from wschat.store.redis import RedisStore, entry_from_stream, parse_stream_id
+from wschat.store.redis import RedisStore, entry_from_stream, parse_stream_id, safe_url
 
 T0 = 1_764_090_000.0
 
@@ -167,3 +167,11 @@ def test_parse_stream_id(text: object, parsed: tuple[int, int] | None) -> None:
     assert parse_stream_id(text) == parsed
     if parsed is not None:
         assert log_order(str(text)) == parsed
+
+
+def test_passwords_stay_out_of_messages() -> None:
+    assert safe_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://***@127.0.0.1:6379/0"
+    assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    with pytest.raises(ValueError) as caught:
+        RedisStore("http://user:s3cret@host/0")
+    assert "s3cret" not in str(caught.value)

@@ -48,6 +48,7 @@ from .store.redis import (
     LUA_LIB,
     RedisStore,
     entry_from_stream,
+    safe_url,
 )
 
 __all__ = ["DEFAULT_NODE_TTL", "RedisBus", "RedisConfig", "new_node_id"]
@@ -232,7 +233,7 @@ class RedisBus:
             asyncio.create_task(self._tail(), name=f"wschat-tail-{self.node}"),
             asyncio.create_task(self._keeper(), name=f"wschat-keeper-{self.node}"),
         ]
-        log.info("node %s on %s (node ttl %g s)", self.node, _safe_url(store.url), self.node_ttl)
+        log.info("node %s on %s (node ttl %g s)", self.node, safe_url(store.url), self.node_ttl)
 
     async def stop(self) -> None:
         """Stop the tasks and unregister the node (its sessions, if any, go offline)."""
@@ -427,12 +428,3 @@ async def _retrying(
             log.warning("Redis reachable again (%s) after %d failed tries", what, failures)
             failures = 0
         yield result
-
-
-def _safe_url(url: str) -> str:
-    """The URL without a password, for the log."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
-

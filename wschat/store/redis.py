@@ -54,6 +54,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "RedisStore",
     "parse_stream_id",
+    "safe_url",
 ]
 
 #: Version of the key layout above, kept in ``meta``; another version is refused.
@@ -156,6 +157,14 @@ def parse_stream_id(entry_id: object) -> tuple[int, int] | None:
     return ms, seq
 
 
+def safe_url(url: str) -> str:
+    """``url`` without its password (``redis://:***@host``), for logs and error messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
 def _upper(upto: str | None) -> str:
     """The inclusive upper bound of an ``upto`` argument; ValueError if it is not an id (a bug)."""
     if upto is None:
@@ -205,8 +214,9 @@ class RedisStore:
         if maxlen < 0 or max_age < 0:
             raise ValueError("maxlen and max_age must be 0 (no bound) or more")
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"not a Redis URL (redis://HOST:PORT/N): {url!r}")
+            raise ValueError(f"not a Redis URL (redis://HOST:PORT/N): {safe_url(url)!r}")
         self.url = url
+        self.shown_url = safe_url(url)
         self.prefix = prefix
         self.maxlen = maxlen
         self.max_age = max_age
@@ -257,21 +267,23 @@ class RedisStore:
             info = await client.info("server")
             version = str(info.get("redis_version", "0"))
             if tuple(int(part) for part in version.split(".")[:2]) < (6, 2):
-                raise StoreError(f"Redis at {self.url} is {version}; wschat needs 6.2 or newer")
+                raise StoreError(
+                    f"Redis at {self.shown_url} is {version}; wschat needs 6.2 or newer"
+                )
             meta = self.key("meta")
             await client.hsetnx(meta, "schema", SCHEMA_VERSION)
             await client.hsetnx(meta, "epoch", new_epoch())
             schema, epoch = await client.hmget(meta, ["schema", "epoch"])
         except RedisError as exc:
             await client.aclose()
-            raise StoreError(f"cannot use Redis at {self.url}: {exc}") from exc
+            raise StoreError(f"cannot use Redis at {self.shown_url}: {exc}") from exc
         except BaseException:
             await client.aclose()
             raise
         if schema != SCHEMA_VERSION or not epoch:
             await client.aclose()
             raise StoreError(
-                f"Redis at {self.url} has wschat schema {schema!r} under {self.prefix!r},"
+                f"Redis at {self.shown_url} has wschat schema {schema!r} under {self.prefix!r},"
                 f" this wschat knows {SCHEMA_VERSION}"
             )
         self.epoch = str(epoch)
