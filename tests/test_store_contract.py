@@ -1,14 +1,22 @@
-"""The Store contract, run against every store: MemoryStore and SQLiteStore on a file."""
+"""The Store contract, run against every store: MemoryStore, SQLiteStore on a file, and
+RedisStore on a real redis-server (skipped loudly when there is none, see rediskit).
+
+Ids are opaque: memory and SQLite give "1", "2", ...; Redis gives stream ids. The tests name
+entries by their position in the log (``chat.id(3)``) and ask the store under test for ids
+that are well formed but absent (``chat.absent``)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
 
 from wschat.model import Draft, Entry, log_order
 from wschat.names import name_key
@@ -21,6 +29,7 @@ from wschat.store import (
     StoreError,
     open_store,
 )
+from wschat.store.redis import RedisStore
 
 T0 = 1_764_090_000.0
 
@@ -29,15 +38,22 @@ def draft(sender: str, to: str | None = None, text: str = "oi", ts: float = T0, 
     return Draft(sender=sender, to=to, text=text, ts=ts, ref=ref)
 
 
-def make_store(kind: str, tmp_path: Path) -> Store:
+def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
     if kind == "memory":
         return MemoryStore()
+    if kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        return RedisStore(server.url, prefix=fresh_prefix())
     return SQLiteStore(tmp_path / "chat.db")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def is_seq_store(store: Store) -> bool:
+    return not isinstance(store, RedisStore)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = make_store(request.param, tmp_path)
+    opened = make_store(request.param, tmp_path, request)
     await opened.open()
     yield opened
     await opened.close()
@@ -199,11 +215,11 @@ async def test_ids_compare_in_log_order_past_nine(store: Store) -> None:
     ],
 )
 async def test_invalid_draft_rejects_whole_batch(store: Store, bad: Draft) -> None:
-    await append_all(store, draft("ana", text="before"))
+    [first] = await append_all(store, draft("ana", text="before"))
     with pytest.raises(ValueError):
         await store.append([draft("ana", text="good"), bad, draft("bob", text="good too")])
-    assert await store.head() == "1"
-    assert ids(await store.recent("ana", 10)) == ["1"]
+    assert await store.head() == first
+    assert ids(await store.recent("ana", 10)) == [first]
 
 
 # -- refs (idempotent resend) --------------------------------------------------------------
@@ -266,10 +282,40 @@ async def test_pruning_old_refs_keeps_refs_inside_window(store: Store) -> None:
 # -- visibility ---------------------------------------------------------------------------
 
 
+@dataclass
+class Chat:
+    """A store holding six entries, named by position: ``id(1)`` ... ``id(6)``."""
+
+    store: Store
+    ids: list[str]
+
+    def id(self, position: int) -> str:
+        return self.ids[position - 1]
+
+    def positions(self, entries: list[Entry]) -> list[int]:
+        return [self.ids.index(entry.id) + 1 for entry in entries]
+
+    @property
+    def beyond(self) -> str:
+        """A well-formed id newer than every entry."""
+        if is_seq_store(self.store):
+            return "99"
+        ms, _ = log_order(self.ids[-1])
+        return f"{ms + 1000}-0"
+
+    @property
+    def absent(self) -> list[str]:
+        """Well-formed ids the log does not hold, and ids of the other stores' form."""
+        if is_seq_store(self.store):
+            return ["0", "7", "999", "1-0", self.id(1) + "-0"]
+        ms, seq = log_order(self.ids[-1])
+        return ["0-0", f"{ms}-{seq + 7}", self.beyond, "1", "7", "01-0", self.id(1) + "0"]
+
+
 @pytest.fixture
-async def chat(store: Store) -> Store:
+async def chat(store: Store) -> Chat:
     """1 public by ana, 2 ana->bob, 3 bob->cid, 4 cid->cid, 5 public by cid, 6 bob->Cid."""
-    await append_all(
+    positions = await append_all(
         store,
         draft("ana", None, "hello all"),
         draft("ana", "bob", "hi bob"),
@@ -278,122 +324,134 @@ async def chat(store: Store) -> Store:
         draft("cid", None, "hello from cid"),
         draft("bob", "Cid", "again"),
     )
-    return store
+    return Chat(store, positions)
 
 
 VISIBLE = {
-    "ana": ["1", "2", "5"],
-    "bob": ["1", "2", "3", "5", "6"],
-    "cid": ["1", "3", "4", "5", "6"],
-    "dan": ["1", "5"],  # never registered: publics only
+    "ana": [1, 2, 5],
+    "bob": [1, 2, 3, 5, 6],
+    "cid": [1, 3, 4, 5, 6],
+    "dan": [1, 5],  # never registered: publics only
 }
 
 
 @pytest.mark.parametrize("user", sorted(VISIBLE))
-async def test_recent_shows_only_visible(chat: Store, user: str) -> None:
-    assert ids(await chat.recent(user, 50)) == VISIBLE[user]
-    assert ids(await chat.recent(user, 2)) == VISIBLE[user][-2:]
-    assert await chat.recent(user, 0) == []
+async def test_recent_shows_only_visible(chat: Chat, user: str) -> None:
+    assert chat.positions(await chat.store.recent(user, 50)) == VISIBLE[user]
+    assert chat.positions(await chat.store.recent(user, 2)) == VISIBLE[user][-2:]
+    assert await chat.store.recent(user, 0) == []
 
 
 @pytest.mark.parametrize("user", sorted(VISIBLE))
-async def test_last_visible(chat: Store, user: str) -> None:
-    assert await chat.last_visible(user) == VISIBLE[user][-1]
-    assert await chat.head() == "6"
+async def test_last_visible(chat: Chat, user: str) -> None:
+    assert await chat.store.last_visible(user) == chat.id(VISIBLE[user][-1])
+    assert await chat.store.head() == chat.id(6)
 
 
-async def test_visibility_ignores_case_of_user_key(chat: Store) -> None:
-    assert ids(await chat.recent("CID", 50)) == VISIBLE["cid"]
+async def test_visibility_ignores_case_of_user_key(chat: Chat) -> None:
+    assert chat.positions(await chat.store.recent("CID", 50)) == VISIBLE["cid"]
 
 
 @pytest.mark.parametrize("user", sorted(VISIBLE))
-async def test_after_returns_visible_after_id(chat: Store, user: str) -> None:
-    for after_id in ["1", "2", "3", "4", "5", "6"]:
-        expected = [i for i in VISIBLE[user] if int(i) > int(after_id)]
-        assert ids(await chat.after(user, after_id, None, 100) or []) == expected
-        assert await chat.after(user, after_id, None, 100) is not None
+async def test_after_returns_visible_after_id(chat: Chat, user: str) -> None:
+    for after in range(1, 7):
+        expected = [i for i in VISIBLE[user] if i > after]
+        replay = await chat.store.after(user, chat.id(after), None, 100)
+        assert replay is not None and chat.positions(replay) == expected
 
 
-async def test_after_id_need_not_be_visible_to_user(chat: Store) -> None:
-    # "3" is bob->cid: ana cannot see it, but it is in the log, so the replay is valid.
-    replay = await chat.after("ana", "3", None, 10)
-    assert replay is not None and ids(replay) == ["5"]
+async def test_after_id_need_not_be_visible_to_user(chat: Chat) -> None:
+    # 3 is bob->cid: ana cannot see it, but it is in the log, so the replay is valid.
+    replay = await chat.store.after("ana", chat.id(3), None, 10)
+    assert replay is not None and chat.positions(replay) == [5]
 
 
-@pytest.mark.parametrize("bad", ["0", "7", "999", "abc", "", "01", "+1", " 1", "1.0", "-1", "1_0", "٣", "9" * 30])
-async def test_after_unknown_or_malformed_id_is_none(chat: Store, bad: str) -> None:
-    assert await chat.after("ana", bad, None, 10) is None
+@pytest.mark.parametrize("bad", ["abc", "", "01", "+1", " 1", "1.0", "-1", "1_0", "٣", "9" * 30, "9" * 30 + "-0"])
+async def test_after_malformed_id_is_none(chat: Chat, bad: str) -> None:
+    assert await chat.store.after("ana", bad, None, 10) is None
 
 
-async def test_after_upto_and_limit(chat: Store) -> None:
-    assert ids(await chat.after("bob", "1", "3", 10) or []) == ["2", "3"]
-    assert ids(await chat.after("bob", "1", "99", 10) or []) == ["2", "3", "5", "6"]
-    assert ids(await chat.after("bob", "1", None, 2) or []) == ["2", "3"]
-    assert await chat.after("bob", "1", None, 0) == []
-    assert await chat.after("bob", "3", "3", 10) == []
+async def test_after_unknown_id_is_none(chat: Chat) -> None:
+    for absent in chat.absent:
+        assert await chat.store.after("ana", absent, None, 10) is None, absent
 
 
-async def test_recent_upto(chat: Store) -> None:
-    assert ids(await chat.recent("bob", 10, upto="3")) == ["1", "2", "3"]
-    assert ids(await chat.recent("bob", 2, upto="5")) == ["3", "5"]
-    assert ids(await chat.recent("ana", 10, upto="4")) == ["1", "2"]
+async def test_after_upto_and_limit(chat: Chat) -> None:
+    after = chat.store.after
+    assert chat.positions(await after("bob", chat.id(1), chat.id(3), 10) or []) == [2, 3]
+    assert chat.positions(await after("bob", chat.id(1), chat.beyond, 10) or []) == [2, 3, 5, 6]
+    assert chat.positions(await after("bob", chat.id(1), None, 2) or []) == [2, 3]
+    assert await after("bob", chat.id(1), None, 0) == []
+    assert await after("bob", chat.id(3), chat.id(3), 10) == []
 
 
-async def test_upto_that_is_not_an_id_is_a_bug(chat: Store) -> None:
+async def test_recent_upto(chat: Chat) -> None:
+    recent = chat.store.recent
+    assert chat.positions(await recent("bob", 10, upto=chat.id(3))) == [1, 2, 3]
+    assert chat.positions(await recent("bob", 2, upto=chat.id(5))) == [3, 5]
+    assert chat.positions(await recent("ana", 10, upto=chat.id(4))) == [1, 2]
+
+
+async def test_upto_that_is_not_an_id_is_a_bug(chat: Chat) -> None:
     with pytest.raises(ValueError):
-        await chat.recent("ana", 10, upto="x")
+        await chat.store.recent("ana", 10, upto="x")
     with pytest.raises(ValueError):
-        await chat.after("ana", "1", "0", 10)
+        await chat.store.after("ana", chat.id(1), "0", 10)
 
 
-async def test_before_pages_back_with_more_flag(chat: Store) -> None:
-    assert ids((await chat.before("bob", None, 2))[0]) == ["5", "6"]
-    page, more = await chat.before("bob", None, 2)
-    assert more is True
-    page, more = await chat.before("bob", page[0].id, 2)
-    assert (ids(page), more) == (["2", "3"], True)
-    page, more = await chat.before("bob", page[0].id, 2)
-    assert (ids(page), more) == (["1"], False)
-    assert await chat.before("bob", "1", 2) == ([], False)
+async def test_before_pages_back_with_more_flag(chat: Chat) -> None:
+    before = chat.store.before
+    page, more = await before("bob", None, 2)
+    assert (chat.positions(page), more) == ([5, 6], True)
+    page, more = await before("bob", page[0].id, 2)
+    assert (chat.positions(page), more) == ([2, 3], True)
+    page, more = await before("bob", page[0].id, 2)
+    assert (chat.positions(page), more) == ([1], False)
+    assert await before("bob", chat.id(1), 2) == ([], False)
 
 
-async def test_before_exactly_n_left_has_no_more(chat: Store) -> None:
-    page, more = await chat.before("ana", "5", 2)
-    assert (ids(page), more) == (["1", "2"], False)
-    page, more = await chat.before("ana", "5", 1)
-    assert (ids(page), more) == (["2"], True)
+async def test_before_exactly_n_left_has_no_more(chat: Chat) -> None:
+    page, more = await chat.store.before("ana", chat.id(5), 2)
+    assert (chat.positions(page), more) == ([1, 2], False)
+    page, more = await chat.store.before("ana", chat.id(5), 1)
+    assert (chat.positions(page), more) == ([2], True)
 
 
-async def test_before_hides_others_privates(chat: Store) -> None:
-    page, more = await chat.before("dan", "6", 10)
-    assert (ids(page), more) == (["1", "5"], False)
-    page, more = await chat.before("ana", "100", 10)
-    assert (ids(page), more) == (["1", "2", "5"], False)
+async def test_before_hides_others_privates(chat: Chat) -> None:
+    page, more = await chat.store.before("dan", chat.id(6), 10)
+    assert (chat.positions(page), more) == ([1, 5], False)
+    page, more = await chat.store.before("ana", chat.beyond, 10)
+    assert (chat.positions(page), more) == ([1, 2, 5], False)
 
 
-@pytest.mark.parametrize("bad", ["abc", "", "01", "-3"])
-async def test_before_malformed_id_is_empty(chat: Store, bad: str) -> None:
-    assert await chat.before("ana", bad, 10) == ([], False)
+@pytest.mark.parametrize("bad", ["abc", "", "01", "-3", "1-01", "x-1"])
+async def test_before_malformed_id_is_empty(chat: Chat, bad: str) -> None:
+    assert await chat.store.before("ana", bad, 10) == ([], False)
 
 
-@pytest.mark.parametrize("bad", ["0", "7", "abc", "", "01"])
-async def test_get_unknown_or_malformed_is_none(chat: Store, bad: str) -> None:
-    assert await chat.get(bad) is None
+@pytest.mark.parametrize("bad", ["abc", "", "01", "1-01"])
+async def test_get_malformed_is_none(chat: Chat, bad: str) -> None:
+    assert await chat.store.get(bad) is None
+
+
+async def test_get_unknown_is_none(chat: Chat) -> None:
+    for absent in chat.absent:
+        assert await chat.store.get(absent) is None, absent
 
 
 # -- store-and-forward ----------------------------------------------------------------------
 
 
-async def test_forwarded_empty_if_never_offline(chat: Store) -> None:
-    assert await chat.forwarded("cid", None) == []
-    await chat.came_online("cid")
-    assert await chat.forwarded("cid", None) == []
+async def test_forwarded_empty_if_never_offline(chat: Chat) -> None:
+    assert await chat.store.forwarded("cid", None) == []
+    await chat.store.came_online("cid")
+    assert await chat.store.forwarded("cid", None) == []
 
 
 async def test_forwarded_returns_privates_to_user_while_away(store: Store) -> None:
-    await append_all(store, draft("bob", "ana", "before away"))  # 1
+    [before] = await append_all(store, draft("bob", "ana", "before away"))  # 1
     await store.went_offline("Ana")
-    await append_all(
+    away = await append_all(
         store,
         draft("bob", "ana", "while away 1"),  # 2
         draft("bob", None, "public"),  # 3
@@ -403,16 +461,17 @@ async def test_forwarded_returns_privates_to_user_while_away(store: Store) -> No
     )
     await store.came_online("ana")
     await append_all(store, draft("bob", "ana", "after she came back"))  # 7
-    assert ids(await store.forwarded("ana", None)) == ["2", "6"]
-    assert ids(await store.forwarded("ana", "5")) == ["2"]
+    assert before not in ids(await store.forwarded("ana", None))
+    assert ids(await store.forwarded("ana", None)) == [away[0], away[4]]  # 2 and 6
+    assert ids(await store.forwarded("ana", away[3])) == [away[0]]  # up to 5
     assert await store.forwarded("bob", None) == []
 
 
 async def test_forwarded_while_still_away_is_bounded_by_upto(store: Store) -> None:
     await store.went_offline("ana")
-    await append_all(store, draft("bob", "ana", "a"), draft("bob", "ana", "b"))
-    assert ids(await store.forwarded("ana", "1")) == ["1"]
-    assert ids(await store.forwarded("ana", None)) == ["1", "2"]
+    away = await append_all(store, draft("bob", "ana", "a"), draft("bob", "ana", "b"))
+    assert ids(await store.forwarded("ana", away[0])) == away[:1]
+    assert ids(await store.forwarded("ana", None)) == away
 
 
 async def test_forwarded_uses_only_the_last_away_period(store: Store) -> None:
@@ -421,9 +480,9 @@ async def test_forwarded_uses_only_the_last_away_period(store: Store) -> None:
     await store.came_online("ana")
     await append_all(store, draft("bob", "ana", "while online"))  # 2
     await store.went_offline("ana")
-    await append_all(store, draft("bob", "ana", "second period"))  # 3
+    third = await append_all(store, draft("bob", "ana", "second period"))  # 3
     await store.came_online("ana")
-    assert ids(await store.forwarded("ana", None)) == ["3"]
+    assert ids(await store.forwarded("ana", None)) == third
 
 
 # -- property: every read agrees with a plain list filtered by visibility ------------------
@@ -461,7 +520,11 @@ async def check_against_model(store: Store, batches: list[list[Draft]], n: int, 
             model.append(result.entry)
             if sent.ref is not None:
                 refs[(name_key(sent.sender), sent.ref)] = result.entry
-    assert ids(model) == [str(i) for i in range(1, len(model) + 1)]
+    if is_seq_store(store):
+        assert ids(model) == [str(i) for i in range(1, len(model) + 1)]
+    else:
+        orders = [log_order(i) for i in ids(model)]
+        assert orders == sorted(set(orders))  # strictly increasing
     assert await store.head() == (model[-1].id if model else None)
     for user in KEYS:
         visible = [e for e in model if e.visible_to(user)]
@@ -487,4 +550,14 @@ async def check_against_model(store: Store, batches: list[list[Draft]], n: int, 
 @given(batches=drafts_strategy, n=st.integers(0, 6), limit=st.integers(0, 6))
 def test_reads_agree_with_visibility_model(kind: str, batches: list[list[Draft]], n: int, limit: int) -> None:
     store: Store = MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+    asyncio.run(check_against_model(store, batches, n, limit))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=drafts_strategy, n=st.integers(0, 6), limit=st.integers(0, 6))
+def test_redis_reads_agree_with_visibility_model(
+    redis_server: Any,  # noqa: F811 - the fixture
+    batches: list[list[Draft]], n: int, limit: int
+) -> None:
+    store = RedisStore(redis_server.url, prefix=fresh_prefix())
     asyncio.run(check_against_model(store, batches, n, limit))

@@ -95,9 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
-    serve.add_argument("--db", default="wschat.db", metavar="PATH",
+    serve.add_argument("--db", default=None, metavar="PATH",
                        help="SQLite file (default wschat.db), or :memory:")
-    serve.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/N (not available yet)")
+    serve.add_argument("--redis", metavar="URL",
+                       help="redis://HOST:PORT/N: share the log with other serve processes"
+                       " on one Redis (instead of --db)")
+    serve.add_argument("--redis-prefix", default="wschat:", metavar="P",
+                       help="prefix of every Redis key (default wschat:)")
+    serve.add_argument("--redis-maxlen", type=_non_negative_int, default=1_000_000, metavar="N",
+                       help="keep about N messages in the stream (default 1000000; 0: no bound)")
+    serve.add_argument("--redis-max-age", type=_non_negative_float, default=0.0, metavar="S",
+                       help="drop messages older than S seconds (default 0: no bound)")
+    serve.add_argument("--node-ttl", type=_positive_float, default=15.0, metavar="S",
+                       help="with --redis: a node silent for S seconds is dead and its users"
+                       " go offline (default 15)")
     serve.add_argument("--rate-limit", type=_non_negative_float, default=50.0, metavar="N",
                        help="sends per second per user (bursts of 2N); 0 turns it off")
     serve.add_argument("--history", type=_non_negative_int, default=50, metavar="N")
@@ -163,9 +174,15 @@ def _serve(args: argparse.Namespace) -> int:
     from .serving import run_serve, setup_logging
     from .store import StoreError
 
-    if args.redis:
-        print("wschat serve: --redis is not available yet; use --db", file=sys.stderr)
-        return 2
+    redis = None
+    if args.redis is not None:
+        if args.db is not None:
+            print("wschat serve: --db and --redis exclude each other", file=sys.stderr)
+            return 2
+        from .cluster import RedisConfig
+
+        redis = RedisConfig(args.redis, args.redis_prefix, args.redis_maxlen,
+                            args.redis_max_age, args.node_ttl)
     if (args.certfile is None) != (args.keyfile is None):
         print("wschat serve: --certfile and --keyfile go together", file=sys.stderr)
         return 2
@@ -185,7 +202,10 @@ def _serve(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
     )
     try:
-        run_serve(config, args.db, lambda line: print(line, flush=True))
+        run_serve(config, args.db or "wschat.db", lambda line: print(line, flush=True), redis=redis)
+    except ValueError as error:  # e.g. a --redis URL that is not one
+        print(f"wschat serve: {error}", file=sys.stderr)
+        return 2
     except StoreError as error:
         print(f"wschat serve: {error}", file=sys.stderr)
         return 1

@@ -14,7 +14,9 @@ class Draft:
     """A message accepted from a client and not yet in the log (it has no id yet).
 
     ``sender`` and ``to`` are display spellings (the first login's); ``ref`` is the
-    sender's idempotency key, kept so that a resend returns the original entry.
+    sender's idempotency key, kept so that a resend returns the original entry. ``origin`` is
+    the session that sent it: a store shared by several processes keeps it with the entry so
+    that the process holding that session sends it the ``ref`` (others ignore it).
     """
 
     sender: str
@@ -22,6 +24,7 @@ class Draft:
     text: str
     ts: float
     ref: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

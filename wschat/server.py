@@ -16,6 +16,10 @@ One connection goes through three phases:
 Fan-out writes each distinct frame once per group of sessions with ``broadcast`` and never
 waits for a slow reader: a connection whose unsent bytes pass ``max_pending`` is closed
 with 4008 instead, so it cannot slow anyone else.
+
+Where entries and presence changes come from is the bus's business (:mod:`wschat.bus`): with
+one process the writer delivers what it appended; with several processes on Redis each one
+tails the shared stream and delivers what any of them appended (the server is the bus's sink).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from .accounts import (
     token_hash,
     verify_password,
 )
+from .bus import Bus, Joined, LocalBus
 from .model import Draft, Entry, log_order
 from .names import name_key
 from .ratelimit import FailureLimiter, TokenBucket
@@ -102,7 +107,8 @@ class Session:
     #: While True, live traffic (entries, and ready frames such as presence) waits in
     #: ``buffer`` until welcome and the backlog have been sent.
     catching_up: bool = True
-    buffer: list[Entry | str] = field(default_factory=list)
+    #: Entries, ready frames, and (event id, frame) pairs of presence events that have ids.
+    buffer: list[Entry | str | tuple[str, str]] = field(default_factory=list)
     closing: bool = False
     #: Refs of this user's own entries already shown to this session with their ref,
     #: so that a resend of one of them does not deliver the same id twice.
@@ -110,14 +116,25 @@ class Session:
 
 
 class ChatServer:
-    """The chat server over one store. ``run(ready, stop)`` serves until ``stop`` is set."""
+    """The chat server over one store. ``run(ready, stop)`` serves until ``stop`` is set.
+
+    ``bus`` defaults to a :class:`~wschat.bus.LocalBus` (this process alone); give a
+    :class:`~wschat.cluster.RedisBus` to serve as one node of several on a Redis store.
+    """
 
     def __init__(
-        self, store: Store, config: ServerConfig | None = None, *, seam_hook: SeamHook | None = None
+        self,
+        store: Store,
+        config: ServerConfig | None = None,
+        *,
+        seam_hook: SeamHook | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.store = store
         self.config = config or ServerConfig()
         self.presence: Presence[Session] = Presence()
+        self.bus: Bus = bus if bus is not None else LocalBus(store, self.presence.online)
+        self._by_sid: dict[str, Session] = {}
         self._seam_hook = seam_hook
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
         self._buckets: dict[str, TokenBucket] = {}
@@ -138,6 +155,11 @@ class ChatServer:
         cfg = self.config
         context = self._ssl_context()  # before the store: a bad certificate touches no file
         await self.store.open()
+        try:
+            await self.bus.start(self)
+        except BaseException:
+            await self.store.close()
+            raise
         writer = asyncio.create_task(self._writer(), name="wschat-writer")
         try:
             async with serve(
@@ -163,6 +185,8 @@ class ChatServer:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            with contextlib.suppress(StoreError):
+                await self.bus.stop()
             await self.store.close()
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -218,7 +242,11 @@ class ChatServer:
     # ------------------------------------------------------------------ connection
 
     async def _handle(self, ws: ServerConnection) -> None:
-        accepted = await self._login(ws)
+        try:
+            accepted = await self._login(ws)
+        except StoreError as error:
+            await self._unavailable(ws, error)
+            return
         if accepted is None:
             return
         session, login = accepted
@@ -227,8 +255,18 @@ class ChatServer:
             await self._serve_session(session)
         except ConnectionClosed:
             pass
+        except StoreError as error:
+            await self._unavailable(ws, error)
         finally:
             await self._leave(session)
+
+    async def _unavailable(self, ws: ServerConnection, error: StoreError) -> None:
+        """The store failed during login or catch-up: say so and close with 1011 (clients
+        reconnect and resume); the server itself goes on."""
+        log.error("store unavailable, closing a connection: %s", error)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(proto.error_frame("server_error", _STORE_DOWN))
+            await ws.close(1011, "store unavailable")
 
     async def _refuse(self, ws: ServerConnection, code: str, detail: str) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -307,11 +345,8 @@ class ChatServer:
     async def _catch_up(self, session: Session, resume: proto.Resume | None) -> None:
         """Register for live traffic, send welcome and the backlog, then go live (see module doc)."""
         first = self.presence.open(session.user, session)
-        if first:
-            await self.store.came_online(session.key)
-            self._send_live(
-                self.presence.others(session.key), proto.presence_frame(session.user, True)
-            )
+        self._by_sid[session.sid] = session
+        joined = await self.bus.join(session.user, session.key, session.sid, first)
         await self._hook("registered", session)
         last = await self.store.last_visible(session.key)
         backlog, recovered = await self._backlog(session, resume, last)
@@ -324,19 +359,34 @@ class ChatServer:
                 epoch=self.store.epoch,
                 last=last,
                 recovered=recovered,
-                online=self.presence.online(),
+                online=joined.online,
                 token=session.token,
             )
         )
         for entry in backlog:  # flow control: waits while the client does not read
             await ws.send(self._backlog_frame(session, entry))
-        # Live traffic that arrived meanwhile: skip the entries the log read covered.
+        await self._flush(session, last, joined)
+
+    async def _flush(self, session: Session, last: str | None, joined: Joined) -> None:
+        """Send the live traffic that arrived during the catch-up, then go live.
+
+        Skips the entries the log read covered (ids up to ``last``) and the presence events
+        that ``welcome.online`` covered (ids up to ``joined.floor``); waits first until the bus
+        has handed over everything up to both, so none of them can still come later.
+        """
+        await self.bus.synced(last, joined.floor)
+        ws = session.ws
         floor = log_order(last) if last is not None else None
+        presence_floor = log_order(joined.floor) if joined.floor is not None else None
         while session.buffer:
             held, session.buffer = session.buffer, []
             for item in held:
                 if isinstance(item, str):
                     await ws.send(item)
+                elif isinstance(item, tuple):
+                    event_id, frame = item
+                    if presence_floor is None or log_order(event_id) > presence_floor:
+                        await ws.send(frame)
                 elif floor is None or log_order(item.id) > floor:
                     await ws.send(proto.message_frame(item))
         session.catching_up = False  # no await since the buffer was seen empty
@@ -382,18 +432,23 @@ class ChatServer:
                     "invalid_message", "quadros binários não são aceitos; envie texto"))
                 continue
             event = proto.parse_frame(raw)
-            if isinstance(event, proto.Logout):
-                await self.store.revoke_token(token_hash(session.token))
-                await session.ws.close(1000, "logout")
-                return
-            await self._on_event(session, event)
+            try:
+                if isinstance(event, proto.Logout):
+                    await self.store.revoke_token(token_hash(session.token))
+                    await session.ws.close(1000, "logout")
+                    return
+                await self._on_event(session, event)
+            except StoreError as error:
+                log.error("store error for %s (%s): %s", session.user, session.sid, error)
+                self._write(session, proto.error_frame(
+                    "server_error", _STORE_DOWN, getattr(event, "ref", None)))
 
     async def _on_event(self, session: Session, event: proto.ClientEvent) -> None:
         match event:
             case proto.Send():
                 await self._on_send(session, event)
             case proto.Who(ref=ref):
-                self._write(session, proto.users_frame(self.presence.online(), ref))
+                self._write(session, proto.users_frame(await self.bus.online(), ref))
             case proto.Help(ref=ref):
                 self._write(session, proto.help_frame(ref))
             case proto.HistoryRequest():
@@ -418,7 +473,7 @@ class ChatServer:
                 self._write(session, proto.rejected_frame(proto.unknown_user(send.to, send.ref)))
                 return
             to = account.name
-        draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref)
+        draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
         self._queue.put_nowait((draft, session))
 
     def _bucket(self, key: str) -> TokenBucket | None:
@@ -457,13 +512,30 @@ class ChatServer:
                         "server_error", "não foi possível guardar a mensagem; tente de novo",
                         draft.ref))
                 continue
+            tailed = self.bus.tails_log
             for (_, session), result in zip(batch, results, strict=True):
+                if tailed and result.created:
+                    continue  # it comes back through the bus, to every process
                 self._publish(session, result)
 
-    def _publish(self, sender: Session, result: Appended) -> None:
+    # ------------------------------------------------------------------ the bus's sink
+
+    def deliver(self, entry: Entry, origin: str | None) -> None:
+        """A new log entry from the bus: route it; ``origin`` (a session id) gets its ref."""
+        sender = self._by_sid.get(origin) if origin is not None else None
+        self._publish(sender, Appended(entry, True))
+
+    def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
+        """A user came or went: tell the sessions of every other user here."""
+        key = name_key(user)
+        self._send_live(self.presence.others(key), proto.presence_frame(user, online), event_id)
+
+    def _publish(self, sender: Session | None, result: Appended) -> None:
         entry = result.entry
         if not result.created:
             # A resend of an accepted ref: only the sending session hears of it, once.
+            if sender is None:
+                return
             if entry.ref is not None and entry.ref not in sender.shown_refs:
                 sender.shown_refs.add(entry.ref)
                 self._write(sender, proto.message_frame(entry, entry.ref))
@@ -484,12 +556,11 @@ class ChatServer:
         """Unregister the session; the user's last session going away announces offline."""
         session.closing = True
         log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
-        if not self.presence.close(session):
-            return
-        with contextlib.suppress(StoreError):
-            await self.store.went_offline(session.key)
-        self._buckets.pop(session.key, None)
-        self._send_live(self.presence.others(session.key), proto.presence_frame(session.user, False))
+        self._by_sid.pop(session.sid, None)
+        last = self.presence.close(session)
+        if last:
+            self._buckets.pop(session.key, None)
+        await self.bus.leave(session.user, session.key, session.sid, last)
 
     # ------------------------------------------------------------------ writing
 
@@ -509,12 +580,16 @@ class ChatServer:
             if transport is not None and transport.get_write_buffer_size() > limit:
                 self._close_slow(session)
 
-    def _send_live(self, sessions: Iterable[Session], frame: str) -> None:
-        """A live frame for many sessions: written now, or held by those catching up."""
+    def _send_live(
+        self, sessions: Iterable[Session], frame: str, event_id: str | None = None
+    ) -> None:
+        """A live frame for many sessions: written now, or held by those catching up
+        (with its ``event_id``, if it has one, so the catch-up can skip what it covered)."""
+        held = frame if event_id is None else (event_id, frame)
         live: list[Session] = []
         for session in sessions:
             if session.catching_up:
-                session.buffer.append(frame)
+                session.buffer.append(held)
             else:
                 live.append(session)
         self._write_many(live, frame)
@@ -525,6 +600,8 @@ class ChatServer:
         self._spawn(session.ws.close(CLOSE_SLOW, "leitor lento demais"))
 
 
+
+_STORE_DOWN = "não foi possível falar com o armazenamento; tente de novo em instantes"
 
 _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
 

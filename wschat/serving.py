@@ -7,13 +7,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .background import BackgroundServer
+from .bus import Bus
 from .server import ChatServer, SeamHook, ServerConfig
 from .shutdown import run_until_signal
 from .store import MemoryStore, Store, open_store
 from .web import browser_url
+
+if TYPE_CHECKING:
+    from .cluster import RedisConfig
 
 __all__ = ["ServerThread", "run_serve", "setup_logging"]
 
@@ -25,7 +29,9 @@ class ServerThread(BackgroundServer):
     ...     print(server.url)                   # ws://127.0.0.1:PORT/ws
 
     ``db`` is a SQLite path (or ``":memory:"``); without it the store is a fresh MemoryStore.
-    Other keyword arguments are ServerConfig fields (``rate_limit=0``, ``history=10``, ...).
+    ``redis`` (a URL or a :class:`~wschat.cluster.RedisConfig`) makes it one node of several
+    on a shared Redis instead. Other keyword arguments are ServerConfig fields
+    (``rate_limit=0``, ``history=10``, ...).
     """
 
     def __init__(
@@ -33,15 +39,19 @@ class ServerThread(BackgroundServer):
         *,
         db: str | None = None,
         store: Store | None = None,
+        redis: str | RedisConfig | None = None,
         seam_hook: SeamHook | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         **config: Any,
     ) -> None:
-        if store is None:
+        bus: Bus | None = None
+        if redis is not None:
+            store, bus = _redis_node(redis)
+        elif store is None:
             store = open_store(db) if db is not None else MemoryStore()
         self.config = ServerConfig(host=host, port=port, **config)
-        self.chat = ChatServer(store, self.config, seam_hook=seam_hook)
+        self.chat = ChatServer(store, self.config, seam_hook=seam_hook, bus=bus)
         super().__init__(self.chat.run, host=host, name="wschat-server")
 
     @property
@@ -62,20 +72,33 @@ def _to_stderr(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def _redis_node(redis: str | RedisConfig) -> tuple[Store, Bus]:
+    from .cluster import RedisConfig  # imports redis-py only when it is used
+
+    options = RedisConfig(redis) if isinstance(redis, str) else redis
+    return options.node()
+
+
 def run_serve(
     config: ServerConfig,
     db: str,
     announce: Callable[[str], None],
     hint: Callable[[str], None] = _to_stderr,
+    redis: RedisConfig | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001).
 
     Once the server accepts connections, ``announce`` gets the contract's one line
     (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the
     browser client (for people: stderr by default, so stdout stays exactly that one line;
-    silent when the log level is above info).
+    silent when the log level is above info). With ``redis``, the log is the shared Redis
+    stream and this process is one node of several; ``db`` is then unused.
     """
-    server = ChatServer(open_store(db), config)
+    if redis is not None:
+        store, bus = _redis_node(redis)
+        server = ChatServer(store, config, bus=bus)
+    else:
+        server = ChatServer(open_store(db), config)
 
     async def main(stop: asyncio.Event) -> None:
         def ready(port: int) -> None:

@@ -1,5 +1,8 @@
 """The chat's log, accounts and tokens: one interface, a memory store and a SQLite store.
 
+The Redis store, shared by several server processes, is :mod:`wschat.store.redis`
+(``serve --redis URL``; see :mod:`wschat.cluster` for what the processes share besides the log).
+
 ``open_store(db)`` turns the ``--db`` option of ``wschat serve`` into a store (not yet opened):
 ``":memory:"`` gives an in-memory SQLite database, anything else is a file path.
 """

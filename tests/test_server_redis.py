@@ -1,0 +1,70 @@
+"""Every acceptance test of test_server.py again, on one node of the Redis store and bus.
+
+The same tests, unchanged, prove that a node on Redis keeps the whole contract of the
+single-process server (login, catch-up seam, refs, presence, history, limits). Only the
+``serve`` fixture differs: each server is a RedisBus node on the session's redis-server,
+under a fresh key prefix; servers started with the same ``db`` share a prefix, so a "restart
+on the same database" is a restart on the same Redis data. The multi-node scenarios are in
+test_cluster.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chatkit import Clients, expect_silence, ids, publish, read_backlog
+from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
+from test_server import *  # noqa: F403 - the tests to run again
+from test_server import PW, Serve
+
+from wschat.cluster import RedisConfig
+from wschat.redis_server import RedisServer
+from wschat.serving import ServerThread
+
+
+@pytest.fixture
+def serve(redis_server: RedisServer) -> Iterator[Serve]:  # noqa: F811 - the fixture
+    """Start Redis nodes with any ServerConfig fields; all are stopped after the test."""
+    started: list[ServerThread] = []
+    prefixes: dict[str, str] = {}
+
+    def start(*, db: str | None = None, **config: Any) -> ServerThread:
+        prefix = prefixes.setdefault(db, fresh_prefix()) if db is not None else fresh_prefix()
+        server = ServerThread(redis=RedisConfig(redis_server.url, prefix=prefix), **config)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+async def test_no_double_at_the_seam_when_the_tail_lags(serve: Serve, clients: Clients) -> None:
+    """A node whose tail runs behind the log (busy, far from Redis) must not deliver twice an
+    entry that a joining session already got in its backlog: the catch-up waits for the tail."""
+    lagging = serve(db="shared")
+    other = serve(db="shared")  # same prefix: two nodes of one chat
+    assert lagging.chat.bus.tails_log
+    tail = lagging.chat.bus._tail_redis  # type: ignore[attr-defined]
+    read = tail.xread
+
+    async def lagging_read(*args: Any, **kwargs: Any) -> Any:
+        reply = await read(*args, **kwargs)
+        await asyncio.sleep(0.3)
+        return reply
+
+    tail.xread = lagging_read
+    _, first = await clients.login(lagging.url, "joiner", PW)  # keeps joiner online
+    sender, _ = await clients.login(other.url, "sender", PW)
+    for i in range(3):
+        echo = await publish(sender, f"m{i}")  # stored, and delivered by the fast node
+        joiner, welcome = await clients.login(lagging.url, "joiner", token=first["token"])
+        assert welcome["last"] == echo["id"]
+        backlog = await read_backlog(joiner, welcome)
+        assert ids(backlog)[-1] == echo["id"]
+        await expect_silence(joiner, 0.6)  # the lagging tail's copy is never sent again
+        await joiner.close()
