@@ -214,12 +214,14 @@ def test_bad_db_is_one_line_and_exits_non_zero(tmp_path: Path, case: str) -> Non
         assert not (tmp_path / "nao-existe").exists()
 
 
-def test_redis_is_not_available_yet(tmp_path: Path) -> None:
-    # Until the Redis issue lands, --redis is refused up front (and nothing is contacted).
-    done = run_serve_to_exit("--redis", "redis://127.0.0.1:6379/0", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "--redis" in one_line_error(done)
-    assert list(tmp_path.iterdir()) == []  # no wschat.db was created either
+def test_unreachable_redis_is_one_line_and_creates_no_file(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run_serve_to_exit("--redis", f"redis://127.0.0.1:{port}/0", cwd=tmp_path)
+    assert done.returncode != 0
+    assert f"127.0.0.1:{port}" in one_line_error(done)
+    assert list(tmp_path.iterdir()) == []  # no wschat.db either: Redis is the store
 
 
 # --------------------------------------------------------------------------- signals

@@ -202,7 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
     )
     try:
-        run_serve(config, args.db or "wschat.db", lambda line: print(line, flush=True), redis=redis)
+        run_serve(config, "wschat.db" if args.db is None else args.db, lambda line: print(line, flush=True), redis=redis)
     except ValueError as error:  # e.g. a --redis URL that is not one
         print(f"wschat serve: {error}", file=sys.stderr)
         return 2
