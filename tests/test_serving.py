@@ -280,7 +280,9 @@ async def test_max_replay_flag(
     assert ids(await read_backlog(tab, again, seen["id"])) == ids(expected)
 
 
-@pytest.mark.parametrize(("level", "logged"), [("info", True), ("warning", False)])
+@pytest.mark.parametrize(
+    ("level", "logged"), [("info", True), ("warning", False), ("INFO", True), ("Warning", False)]
+)
 async def test_log_level_flag(start: Start, clients: Clients, level: str, logged: bool) -> None:
     server = start("--db", ":memory:", "--log-level", level)
     await clients.login(server.url, "ana", PW)

@@ -121,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also accept browser connections from ORIGIN (repeatable)")
     serve.add_argument("--certfile", metavar="F")
     serve.add_argument("--keyfile", metavar="F")
-    serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error", "critical"], metavar="LEVEL")
+    serve.add_argument("--log-level", default="info", type=str.lower,  # INFO and info alike
+                       choices=["debug", "info", "warning", "error", "critical"], metavar="LEVEL",
+                       help="debug, info (default), warning, error or critical; any case")
 
     chat = sub.add_parser(
         "chat",
