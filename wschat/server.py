@@ -398,8 +398,8 @@ class ChatServer:
                 self._write(session, proto.help_frame(ref))
             case proto.HistoryRequest():
                 await self._on_history(session, event)
-            case proto.Login():
-                self._write(session, proto.rejected_frame(proto.already_logged_in()))
+            case proto.Login(ref=ref):
+                self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
             case proto.Rejected(from_login=True, ref=ref):
                 self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
             case proto.Rejected():
