@@ -301,17 +301,23 @@ class ChatServer:
         address = _address(ws)
         key = name_key(event.user)
         now = time.monotonic()
-        if self._failures_by_name.blocked(key, now) or self._failures_by_address.blocked(
+        blocked = self._failures_by_name.blocked(key, now) or self._failures_by_address.blocked(
             address, now
-        ):
-            await self._refuse(ws, "rate_limited", "muitas tentativas de login; espere um minuto")
+        )
+        # A blocked name or address still lets a valid token in: a token cannot be guessed,
+        # and one attacker must not lock out every client behind the same address (a NAT).
+        if blocked and event.token is None:
+            await self._refuse(ws, "rate_limited", _TOO_MANY)
             return None
         account, token = await self._authenticate(event)
         if account is None:
             now = time.monotonic()
             self._failures_by_name.record_failure(key, now)
             self._failures_by_address.record_failure(address, now)
-            await self._refuse(ws, "auth_failed", "nome ou senha incorretos, ou token inválido")
+            if blocked:
+                await self._refuse(ws, "rate_limited", _TOO_MANY)
+            else:
+                await self._refuse(ws, "auth_failed", "nome ou senha incorretos, ou token inválido")
             return None
         session = Session(ws, account.name, account.key, new_session_id(), token)
         log.info("login %s (%s) from %s", session.user, session.sid, address)
@@ -582,6 +588,7 @@ class ChatServer:
 
 
 
+_TOO_MANY = "muitas tentativas de login; espere um minuto"
 _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
 
 
