@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatkit import Clients, expect_close, ids, publish, recv_json, recv_n, send_json, short
+from chatkit import Clients, Frame, expect_close, ids, publish, recv_json, recv_n, send_json, short
 from netkit import Proxy
 from servekit import ServeProcess
 
@@ -269,7 +269,9 @@ async def flood(sender: Any, fast: Any, count: int = 700) -> list[str]:
 async def test_a_chat_client_that_stops_reading_gets_4008_then_resumes_without_loss(
     serve: Callable[..., ServerThread], clients: Clients
 ) -> None:
-    server = serve(max_pending=64 * 1024, rate_limit=0)
+    # 30 s for the reader to read its backlog: far more than the flood takes, however loaded
+    # the machine, so that it surely comes back "within the close timeout".
+    server = serve(max_pending=64 * 1024, rate_limit=0, slow_close_timeout=30)
     async with Proxy(server.port) as proxy:
         slow = await tracked(proxy.url(), "lento")
         try:
@@ -303,19 +305,34 @@ async def test_a_reader_back_after_the_close_timeout_finds_the_connection_cut(
     server = serve(max_pending=64 * 1024, rate_limit=0, slow_close_timeout=0.5)
     async with Proxy(server.port) as proxy:
         slow, _ = await clients.login(proxy.url(), "lento", PW)
-        sender, _ = await clients.login(server.url, "sender", PW)
-        assert (await recv_json(slow))["user"] == "sender"
+        talker, _ = await clients.login(server.url, "talker", PW)
+        assert (await recv_json(slow))["user"] == "talker"
         proxy.pause_downstream()
-        sent = [(await publish(sender, "🙂" * 4000))["id"] for _ in range(700)]
-        # The server gave up on the reader: it dropped the connection and said so to others,
-        # within the slow-reader close timeout, without the reader doing anything.
-        assert await recv_json(sender, timeout=10) == {
-            "type": "presence", "user": "lento", "online": False}
+        count = 700  # 11 MB of private messages to the reader that stopped reading
+        for _ in range(count):
+            await send_json(talker, {"type": "send", "to": "lento", "text": "🙂" * 4000})
+        # The talker gets its echoes and, without the reader doing anything, hears it leave:
+        # the server dropped it within the slow-reader close timeout.
+        left = {"type": "presence", "user": "lento", "online": False}
+        frames = await recv_until_all(talker, lambda got: len(ids(got)) == count and left in got)
+        sent = ids(frames)
         proxy.resume_downstream()
         frames = await expect_close(slow, None, timeout=10)
         assert slow.close_code == 1006  # no close frame: the 4008 was dropped with the rest
         got = ids(frames)
         assert got == sent[: len(got)] and len(got) < len(sent)
+
+
+async def recv_until_all(ws: Any, done: Callable[[list[Frame]], bool]) -> list[Frame]:
+    """Every frame until ``done(frames so far)`` holds."""
+    frames: list[Frame] = []
+
+    async def collect() -> None:
+        while not done(frames):
+            frames.append(await recv_json(ws, timeout=30))
+
+    await asyncio.wait_for(collect(), 60)
+    return frames
 
 
 # --------------------------------------------------------------------------- keepalive
