@@ -150,7 +150,7 @@ class ChatServer:
         writer = asyncio.create_task(self._writer(), name="wschat-writer")
         try:
             async with serve(
-                self._handle,
+                self._connection,
                 cfg.host,
                 cfg.port,
                 process_request=self._process_request,
@@ -226,25 +226,29 @@ class ChatServer:
 
     # ------------------------------------------------------------------ connection
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    async def _connection(self, ws: ServerConnection) -> None:
+        """One connection, from the handshake to the end, with its keepalive."""
         keepalive = None
         if self.config.ping_interval is not None:
             keepalive = asyncio.create_task(self._keepalive(ws))
         try:
-            accepted = await self._login(ws)
-            if accepted is None:
-                return
-            session, login = accepted
-            try:
-                await self._catch_up(session, login.resume)
-                await self._serve_session(session)
-            except ConnectionClosed:
-                pass
-            finally:
-                await self._leave(session)
+            await self._handle(ws)
         finally:
             if keepalive is not None:
                 keepalive.cancel()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        accepted = await self._login(ws)
+        if accepted is None:
+            return
+        session, login = accepted
+        try:
+            await self._catch_up(session, login.resume)
+            await self._serve_session(session)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._leave(session)
 
     async def _keepalive(self, ws: ServerConnection) -> None:
         """Ping every ``ping_interval`` s; a peer whose pong does not come within
