@@ -56,6 +56,7 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
     (frame(type="login", user="joao", password="x" * 1024), Login("joao", "x" * 1024, None, None)),
     (frame(type="login", user="joao", password=" "), Login("joao", " ", None, None)),
     (frame(type="login", user="a" * 32, token="t" * 256), Login("a" * 32, None, "t" * 256, None)),
+    (frame(type="login", user="joao", token="t", ref="l-1"), Login("joao", None, "t", None, "l-1")),
     ("/login joao my secret pass", Login("joao", "my secret pass", None, None)),
     ("/LOGIN  joao\tpw ", Login("joao", "pw ", None, None)),
     # send
@@ -213,6 +214,14 @@ def test_rejected_login_objects(fields: dict[str, object], code: str) -> None:
     event = parse_frame(frame(type="login", ref="l-1", **fields))
     assert isinstance(event, Rejected)
     assert (event.code, event.ref, event.from_login) == (code, "l-1", True)
+
+
+@pytest.mark.parametrize("ref", ["r" * 65, 7, ["l-1"], "\ud800"])
+def test_login_object_with_a_bad_ref_is_a_rejected_login(ref: object) -> None:
+    # Found by tests/test_fuzz.py: it was login_required, as if it were not a login at all.
+    event = parse_frame(frame(type="login", user="joao", password="pw", ref=ref))
+    assert isinstance(event, Rejected)
+    assert (event.code, event.ref, event.from_login) == ("invalid_message", None, True)
 
 
 @pytest.mark.parametrize(

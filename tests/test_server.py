@@ -919,6 +919,11 @@ async def test_second_login_after_welcome_is_invalid_message(server: ServerThrea
     await send_json(ana, {"type": "login", "user": "ana", "token": welcome["token"]})
     error = await recv_json(ana)
     assert (error["type"], error["code"]) == ("error", "invalid_message")
+    assert "ref" not in error
+    # The error a frame caused carries its ref (found by tests/test_fuzz.py: it was lost).
+    await send_json(ana, {"type": "login", "user": "ana", "token": welcome["token"], "ref": "l-2"})
+    error = await recv_json(ana)
+    assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_message", "l-2")
     await send_json(ana, {"type": "who"})
     assert (await recv_json(ana))["online"] == ["ana"]
 

@@ -41,3 +41,15 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_package_is_typed() -> None:
     assert (ROOT / "wschat" / "py.typed").exists()
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_every_test_the_readme_guarantees_table_names_exists() -> None:
+    """Each row of "Guarantees and limits" names the test that proves it; a renamed or
+    deleted test must not leave the table pointing at nothing."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(tests/test_\w+\.py)(?:::(\w+))?`", section)
+    assert len(named) >= 10, named
+    for path, name in named:
+        source = (ROOT / path).read_text()
+        assert not name or re.search(rf"^(async )?def {name}\(", source, re.M), f"{path}::{name}"

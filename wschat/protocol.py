@@ -101,12 +101,16 @@ class Resume:
 
 @dataclass(frozen=True, slots=True)
 class Login:
-    """A login attempt. Exactly one of ``password`` and ``token`` is set; ``user`` is valid."""
+    """A login attempt. Exactly one of ``password`` and ``token`` is set; ``user`` is valid.
+
+    ``ref`` only matters after ``welcome``: the error a second login gets carries it.
+    """
 
     user: str
     password: str | None
     token: str | None
     resume: Resume | None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +310,13 @@ def parse_frame(text: str) -> ClientEvent:
 def _parse_object(obj: dict[str, object]) -> ClientEvent:
     raw_ref = obj.get("ref")
     if raw_ref is not None and not _is_ref(raw_ref):
-        return Rejected(INVALID, f'"ref" deve ser um texto de até {MAX_REF} caracteres', None)
+        # A login with a bad ref is still a login attempt (invalid_message, not login_required).
+        return Rejected(
+            INVALID,
+            f'"ref" deve ser um texto de até {MAX_REF} caracteres',
+            None,
+            from_login=obj.get("type") == "login",
+        )
     ref = raw_ref if isinstance(raw_ref, str) else None
     kind = obj.get("type")
     if not isinstance(kind, str):
@@ -393,6 +403,7 @@ def _parse_login(obj: dict[str, object], ref: str | None) -> Login | Rejected:
         password if isinstance(password, str) else None,
         token if isinstance(token, str) else None,
         resume,
+        ref,
     )
 
 

@@ -85,6 +85,15 @@ class ServerConfig:
     max_frame: int = 64 * 1024
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
+    #: Seconds the server waits for the peer's answer to a close frame before dropping the TCP
+    #: connection. Short, because the peer that does not answer is usually gone: a peer that
+    #: keepalive finds dead (a cut without a close) is dropped, and shown offline to others,
+    #: at most ``ping_interval + ping_timeout + close_timeout`` after it went silent.
+    close_timeout: float = 2.0
+    #: The same wait for a reader closed with 4008: its close frame queues behind the bytes it
+    #: has not read, so a reader that reads them all within this time still learns the code;
+    #: after it, the connection is dropped whether the reader came back or not.
+    slow_close_timeout: float = 10.0
     login_timeout: float = 10.0
     allow_origins: tuple[str, ...] = ()
     certfile: str | None = None
@@ -163,14 +172,14 @@ class ChatServer:
         writer = asyncio.create_task(self._writer(), name="wschat-writer")
         try:
             async with serve(
-                self._handle,
+                self._connection,
                 cfg.host,
                 cfg.port,
                 process_request=self._process_request,
                 max_size=cfg.max_frame,
                 compression=None,  # chat frames are small: deflate costs CPU and memory per socket
-                ping_interval=cfg.ping_interval,
-                ping_timeout=cfg.ping_timeout,
+                ping_interval=None,  # the server's own keepalive: see _keepalive
+                close_timeout=cfg.close_timeout,
                 ssl=context,
                 server_header="wschat",
             ) as server:
@@ -241,6 +250,17 @@ class ChatServer:
 
     # ------------------------------------------------------------------ connection
 
+    async def _connection(self, ws: ServerConnection) -> None:
+        """One connection, from the handshake to the end, with its keepalive."""
+        keepalive = None
+        if self.config.ping_interval is not None:
+            keepalive = asyncio.create_task(self._keepalive(ws))
+        try:
+            await self._handle(ws)
+        finally:
+            if keepalive is not None:
+                keepalive.cancel()
+
     async def _handle(self, ws: ServerConnection) -> None:
         try:
             accepted = await self._login(ws)
@@ -267,6 +287,31 @@ class ChatServer:
         with contextlib.suppress(ConnectionClosed):
             await ws.send(proto.error_frame("server_error", _STORE_DOWN))
             await ws.close(1011, "store unavailable")
+
+    async def _keepalive(self, ws: ServerConnection) -> None:
+        """Ping every ``ping_interval`` s; a peer whose pong does not come within
+        ``ping_timeout`` s is closed with 1011 and dropped within ``close_timeout`` s.
+
+        websockets has a keepalive of its own, but its timeout starts only once the ping is
+        written, and writing waits for room in the send buffer: a peer that went away (or
+        stopped reading) while messages for it piled up was never found. Here the timeout
+        covers that wait too.
+        """
+        cfg = self.config
+        assert cfg.ping_interval is not None
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(cfg.ping_interval)
+                try:
+                    async with asyncio.timeout(cfg.ping_timeout):
+                        pong = await ws.ping()
+                        if cfg.ping_timeout is not None:  # None: ping only, never give up
+                            await pong
+                except TimeoutError:
+                    log.info("no pong from %s within %s s: dropping it", _address(ws),
+                             cfg.ping_timeout)
+                    await self._close_within(ws, 1011, "keepalive ping timeout", cfg.close_timeout)
+                    return
 
     async def _refuse(self, ws: ServerConnection, code: str, detail: str) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -298,17 +343,23 @@ class ChatServer:
         address = _address(ws)
         key = name_key(event.user)
         now = time.monotonic()
-        if self._failures_by_name.blocked(key, now) or self._failures_by_address.blocked(
+        blocked = self._failures_by_name.blocked(key, now) or self._failures_by_address.blocked(
             address, now
-        ):
-            await self._refuse(ws, "rate_limited", "muitas tentativas de login; espere um minuto")
+        )
+        # A blocked name or address still lets a valid token in: a token cannot be guessed,
+        # and one attacker must not lock out every client behind the same address (a NAT).
+        if blocked and event.token is None:
+            await self._refuse(ws, "rate_limited", _TOO_MANY)
             return None
         account, token = await self._authenticate(event)
         if account is None:
             now = time.monotonic()
             self._failures_by_name.record_failure(key, now)
             self._failures_by_address.record_failure(address, now)
-            await self._refuse(ws, "auth_failed", "nome ou senha incorretos, ou token inválido")
+            if blocked:
+                await self._refuse(ws, "rate_limited", _TOO_MANY)
+            else:
+                await self._refuse(ws, "auth_failed", "nome ou senha incorretos, ou token inválido")
             return None
         session = Session(ws, account.name, account.key, new_session_id(), token)
         log.info("login %s (%s) from %s", session.user, session.sid, address)
@@ -453,8 +504,8 @@ class ChatServer:
                 self._write(session, proto.help_frame(ref))
             case proto.HistoryRequest():
                 await self._on_history(session, event)
-            case proto.Login():
-                self._write(session, proto.rejected_frame(proto.already_logged_in()))
+            case proto.Login(ref=ref):
+                self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
             case proto.Rejected(from_login=True, ref=ref):
                 self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
             case proto.Rejected():
@@ -597,12 +648,27 @@ class ChatServer:
     def _close_slow(self, session: Session) -> None:
         session.closing = True
         log.info("closing %s (%s): %s", session.sid, session.user, "reader too slow")
-        self._spawn(session.ws.close(CLOSE_SLOW, "leitor lento demais"))
+        timeout = self.config.slow_close_timeout
+        session.ws.close_timeout = timeout
+        self._spawn(self._close_within(session.ws, CLOSE_SLOW, "leitor lento demais", timeout))
+
+    @staticmethod
+    async def _close_within(ws: ServerConnection, code: int, reason: str, timeout: float) -> None:
+        """Close with ``code``; drop the TCP connection if that is not done within ``timeout`` s.
+
+        ``ws.close()`` first waits for room in the send buffer, which a peer that does not
+        read never makes: without the bound, such a connection (and its buffer) would stay.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await ws.close(code, reason)
+        except TimeoutError:
+            ws.transport.abort()
 
 
 
 _STORE_DOWN = "não foi possível falar com o armazenamento; tente de novo em instantes"
-
+_TOO_MANY = "muitas tentativas de login; espere um minuto"
 _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
 
 
