@@ -22,6 +22,8 @@ from wschat.web import (
     STATIC_FILES,
     HttpReply,
     browser_url,
+    is_loopback_host,
+    origin_allowed,
     route,
     static_body,
 )
@@ -205,3 +207,64 @@ def test_a_raw_traversal_request_is_404(server: ServerThread, path: str) -> None
                 break
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 404"), answer[:100]
+
+
+# --------------------------------------------------------------------------- the Origin check
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True), ("LOCALHOST:8765", True), ("app.localhost:1", True),
+        ("127.0.0.1", True), ("127.9.9.9:80", True), ("[::1]:8765", True), ("::1", True),
+        ("evil.example", False), ("evil.example:8765", False), ("10.0.0.5:8765", False),
+        ("[2001:db8::1]:8765", False), ("localhost.evil.example", False), ("", False),
+    ],
+)
+def test_is_loopback_host(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_no_origin_is_not_a_browser_and_is_accepted() -> None:
+    assert origin_allowed(None, None, False, (), loopback_only=True)
+
+
+def test_own_origin_is_scheme_and_host_without_case() -> None:
+    assert origin_allowed("http://127.0.0.1:8765", "127.0.0.1:8765", False, ())
+    assert origin_allowed("HTTP://LocalHost:8765", "localhost:8765", False, ())
+    assert origin_allowed("https://chat.example", "chat.example", True, ())
+    assert not origin_allowed("http://chat.example", "chat.example", True, ())  # not https
+    assert not origin_allowed("http://127.0.0.1:9999", "127.0.0.1:8765", False, ())
+    assert not origin_allowed("http://localhost:8765", "127.0.0.1:8765", False, ())
+    assert not origin_allowed("http://127.0.0.1:8765", None, False, ())
+
+
+def test_allowed_origins_compare_without_case_or_trailing_slash() -> None:
+    allowed = ("https://ok.example/",)
+    for origin in ("https://ok.example", "HTTPS://OK.EXAMPLE", "https://ok.example/"):
+        assert origin_allowed(origin, "127.0.0.1:8765", False, allowed, loopback_only=True)
+    assert not origin_allowed("https://ok.example:444", "127.0.0.1:8765", False, allowed)
+
+
+def test_dns_rebinding_is_refused_on_a_loopback_server() -> None:
+    # A page at evil.example whose name now resolves to 127.0.0.1: Origin and Host agree, but a
+    # server bound to loopback is never really reached as evil.example.
+    origin, host = "http://evil.example:8765", "evil.example:8765"
+    assert not origin_allowed(origin, host, False, (), loopback_only=True)
+    assert origin_allowed(origin, host, False, (), loopback_only=False)  # public bind: its name
+    assert origin_allowed(origin, host, False, ("http://evil.example:8765",), loopback_only=True)
+
+
+def test_dns_rebinding_gets_403_from_a_real_server() -> None:
+    with ServerThread() as server:
+        port = server.port
+        for host, status in ((f"evil.example:{port}", 403), (f"127.0.0.1:{port}", 101)):
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+                sock.sendall(
+                    f"GET /ws HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+                )
+                head = sock.recv(4096).decode("latin-1")
+            assert head.startswith(f"HTTP/1.1 {status} "), head

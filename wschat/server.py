@@ -54,7 +54,7 @@ from .names import name_key
 from .ratelimit import FailureLimiter, TokenBucket
 from .routing import Presence, targets
 from .store import Account, Appended, Store, StoreError
-from .web import route
+from .web import is_loopback_host, route
 
 __all__ = ["ChatServer", "ServerConfig", "Session"]
 
@@ -236,6 +236,7 @@ class ChatServer:
             host=headers.get("Host"),
             secure=self.config.certfile is not None,
             allowed=self.config.allow_origins,
+            loopback_only=is_loopback_host(self.config.host),
         )
         if reply is None:
             return None

@@ -10,6 +10,7 @@ served, looked up as whole strings, so no request can name any other file (``/..
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,7 @@ __all__ = [
     "WS_PATH",
     "HttpReply",
     "browser_url",
+    "is_loopback_host",
     "origin_allowed",
     "route",
     "static_body",
@@ -95,33 +97,60 @@ def browser_url(host: str, port: int, *, secure: bool = False) -> str:
     return f"{scheme}://{host}:{port}/"
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for a host name or address that always means this machine (localhost, 127.x, ::1).
+
+    ``host`` may carry a port (``localhost:8765``, ``[::1]:8765``), as a Host header does.
+    """
+    name = host.strip().lower()
+    if name.startswith("["):  # [IPv6] or [IPv6]:port
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:  # name:port or IPv4:port (a bare IPv6 has several colons)
+        name = name.partition(":")[0]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def origin_allowed(
-    origin: str | None, host: str | None, secure: bool, allowed: Collection[str]
+    origin: str | None,
+    host: str | None,
+    secure: bool,
+    allowed: Collection[str],
+    *,
+    loopback_only: bool = False,
 ) -> bool:
     """Browser connections must come from the server's own origin or an allowed one.
 
-    A client that sends no Origin (not a browser) is accepted. The server's own origin
-    is the scheme (http, or https under TLS) plus the Host header the client used.
+    A client that sends no Origin (not a browser) is accepted. ``allowed`` origins are
+    compared without case and without a trailing slash, as browsers send them. The server's
+    own origin is the scheme (http, or https under TLS) plus the Host header the client used;
+    with ``loopback_only`` (a server bound to a loopback address) that Host must also name
+    this machine, so that a page whose DNS name was re-pointed at 127.0.0.1 (DNS rebinding)
+    does not count as the server's own.
     """
     if origin is None:
         return True
-    origin = origin.rstrip("/")
-    if origin in allowed:
+    origin = origin.rstrip("/").lower()
+    if origin in {entry.rstrip("/").lower() for entry in allowed}:
         return True
-    if host is None:
+    if host is None or (loopback_only and not is_loopback_host(host)):
         return False
     scheme = "https" if secure else "http"
-    return origin.lower() == f"{scheme}://{host}".lower()
+    return origin == f"{scheme}://{host}".lower()
 
 
 def route(
     path: str, *, upgrade: bool, origin: str | None, host: str | None, secure: bool,
-    allowed: Collection[str],
+    allowed: Collection[str], loopback_only: bool = False,
 ) -> HttpReply | None:
     """Decide the answer to an HTTP request; None means: go on with the WebSocket handshake."""
     bare = path.split("?", 1)[0]
     if bare == WS_PATH:
-        if upgrade and not origin_allowed(origin, host, secure, allowed):
+        if upgrade and not origin_allowed(origin, host, secure, allowed, loopback_only=loopback_only):
             return HttpReply(HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}\n")
         if upgrade:
             return None
