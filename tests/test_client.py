@@ -564,7 +564,9 @@ async def test_resume_from_another_epoch_gets_history(server: ServerThread, make
 
 
 async def test_client_does_not_drop_duplicate_ids() -> None:
-    """Exactly once is the server's job: a duplicate from a (buggy) server reaches the caller."""
+    """Exactly once is the server's job: a duplicate from a (buggy) server reaches the caller,
+    also when it carries a ref (one this client is not waiting for). Only the answer to one of
+    the client's own waiting sends is treated otherwise (the next test)."""
     message = {"type": "message", "id": "7", "from": "x", "to": None, "text": "dup", "ts": 1.0}
 
     async def handler(ws: ServerConnection) -> None:
@@ -575,13 +577,15 @@ async def test_client_does_not_drop_duplicate_ids() -> None:
         }))
         await ws.send(json.dumps(message))
         await ws.send(json.dumps(message))
+        await ws.send(json.dumps({**message, "ref": "not-waiting"}))
         await ws.wait_closed()
 
     async with serve(handler, "127.0.0.1", 0) as fake:
         port = fake.sockets[0].getsockname()[1]
         async with ChatClient(f"ws://127.0.0.1:{port}/ws", "ana", "pw") as ana:
-            first, second = await ana.recv(5), await ana.recv(5)
+            first, second, third = await ana.recv(5), await ana.recv(5), await ana.recv(5)
             assert first == second and isinstance(first, Message) and first.id == "7"
+            assert isinstance(third, Message) and (third.id, third.ref) == ("7", "not-waiting")
 
 
 async def test_only_the_answer_to_a_waiting_send_is_not_yielded_twice() -> None:
