@@ -7,7 +7,9 @@ shows is read through the page's ``data-testid`` hooks. Waiting is Playwright's 
 
 "Exactly once" is checked on screen: each tab's message list must equal the expected
 sequence, element for element, so a duplicate or a gap fails. The client does not filter
-duplicate ids (exactly-once is the server's job), so a server bug would show here too.
+duplicate ids (exactly-once is the server's job), so a server bug would show here too; the
+one message it does not add again is the server's answer to a resend of the tab's own pending
+send whose message the tab already shows (the contract's acknowledgment, see chat.js).
 
 Without a browser these tests skip with a loud reason (browserkit.browser_verdict); under
 CI=true that is a failure instead.
@@ -350,8 +352,112 @@ def test_a_send_cut_off_by_a_dropped_connection_is_published_once(
         expect_texts(page, expected)
     expect_state(ana, "online")
     expect(ana.get_by_test_id("outbox").locator("li")).to_have_count(0)
+    # Both sends were answered: with "answer", the message came first in the replay (no ref)
+    # and the answer to its resend marked it as confirmed instead of adding it again.
+    for n in range(len(expected)):
+        expect(messages(ana).nth(n)).to_have_attribute("data-confirmed", "true")
+    expect(joao.locator("[data-confirmed]")).to_have_count(0)  # joao sent neither
     assert len(cut) == 1 and json.loads(cut[0]).get("text") == "no meio da queda"
     assert stored_texts(chat, "ana") == expected
+
+
+def test_a_send_whose_answer_a_reload_cut_off_is_published_once(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """The server took the send, but the tab reloads before the answer arrives: the outbox
+    survives in sessionStorage, the reloaded tab resumes (the replay brings the message,
+    without ref) and resends; the answer confirms the message on screen, shown once."""
+    joao = tab(contexts(), chat, "joao")
+    context = contexts()
+    swallowed: list[str] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if not swallowed and isinstance(frame, str) and "antes do reload" in frame:
+                swallowed.append(frame)  # never reaches the tab
+            else:
+                ws.send(frame)
+
+        ws.on_message(lambda frame: server.send(frame))
+        server.on_message(from_server)
+
+    context.route_web_socket(re.compile(r"/ws$"), route)
+    ana = tab(context, chat, "ana")
+    send(joao, "oi")
+    expect_texts(ana, ["oi"])
+    send(ana, "antes do reload")
+    expect_texts(joao, ["oi", "antes do reload"])  # the server stored it
+    outbox = ana.get_by_test_id("outbox").locator("li")
+    expect(outbox).to_have_count(1)
+    assert len(swallowed) == 1 and json.loads(swallowed[0]).get("ref")
+
+    ana.reload()
+    expect_state(ana, "online")
+    expect_texts(ana, ["oi", "antes do reload"])
+    expect(outbox).to_have_count(0)
+    expect(messages(ana).nth(1)).to_have_attribute("data-confirmed", "true")
+    expect(messages(ana).nth(0)).not_to_have_attribute("data-confirmed", "true")
+    send(joao, "depois")
+    expect_texts(ana, ["oi", "antes do reload", "depois"])
+    assert stored_texts(chat, "ana") == ["oi", "antes do reload", "depois"]
+
+
+def test_a_resend_answered_only_after_a_reload_confirms_the_message_on_screen(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """The answers to a send are lost twice: on the first connection (which then drops: the
+    replay of the second shows the message, without ref) and on the second (which the tab
+    then leaves by reloading). After the reload there is no replay of it (the tab resumes
+    after it); the answer to the third write must still be recognised as the acknowledgment
+    of a message the tab shows (restored from sessionStorage), not shown a second time."""
+    joao = tab(contexts(), chat, "joao")
+    context = contexts()
+    routes: list[WebSocketRoute] = []
+    swallowed: list[str] = []
+    passing: list[bool] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        routes.append(ws)
+
+        def from_server(frame: str | bytes) -> None:
+            if passing or not isinstance(frame, str) or "três vezes" not in frame:
+                ws.send(frame)
+            elif '"ref"' in frame:  # an answer to the send: it never reaches the tab
+                swallowed.append(frame)
+                # Tell the test through the page (an event it can wait for): a made-up user
+                # comes online, numbered by the answers swallowed so far.
+                notice = {"type": "presence", "user": f"sinal{len(swallowed)}", "online": True}
+                ws.send(json.dumps(notice))
+            else:
+                ws.send(frame)
+
+        ws.on_message(lambda frame: server.send(frame))
+        server.on_message(from_server)
+
+    context.route_web_socket(re.compile(r"/ws$"), route)
+    ana = tab(context, chat, "ana")
+    send(ana, "três vezes")
+    expect(online_names(ana)).to_contain_text(["sinal1"])
+    expect_texts(joao, ["três vezes"])  # stored, but ana has not seen it
+    expect_texts(ana, [])
+    routes[-1].close(code=1012, reason="teste")  # the tab reconnects and resumes
+    expect_texts(ana, ["três vezes"])  # from the replay, without ref
+    expect(online_names(ana)).to_contain_text(["sinal2"])  # the resend's answer: swallowed
+    outbox = ana.get_by_test_id("outbox").locator("li")
+    expect(outbox).to_have_count(1)
+    assert len(routes) == 2 and len(swallowed) == 2
+    passing.append(True)
+    ana.reload()
+    expect_state(ana, "online")
+    expect(outbox).to_have_count(0)
+    expect_texts(ana, ["três vezes"])
+    expect(messages(ana).nth(0)).to_have_attribute("data-confirmed", "true")
+    send(joao, "depois")
+    expect_texts(ana, ["três vezes", "depois"])
+    assert stored_texts(chat, "ana") == ["três vezes", "depois"]
 
 
 def test_html_in_a_message_is_shown_as_text(

@@ -179,6 +179,9 @@ async def test_command_lines_are_sent_as_typed(server: ServerThread, make: Make)
     assert isinstance(got, Message) and got.to == "joao"
     await ana.send("/help")
     assert isinstance((await until(ana, is_a(Help)))[-1], Help)
+    ref = await ana.help()  # the command line /help: PROTOCOL.md has no JSON help frame
+    answer = (await until(ana, is_a(Help)))[-1]
+    assert isinstance(answer, Help) and answer.ref == ref and "/msg" in answer.text
     ref = await ana.send("/msg ninguem oi")
     error = (await until(ana, is_a(Error)))[-1]
     assert error == Error("unknown_user", "nenhum usuário chamado 'ninguem'", ref)
@@ -353,9 +356,12 @@ async def test_unacknowledged_and_offline_sends_are_published_once(
     gate.set()
     events = await until(ana, said("offline"))
     assert isinstance(events[0], Reconnected) and events[0].welcome.recovered
+    # "taken" comes in the replay (without its ref: refs never come in a backlog); the
+    # server's answer to its resend acknowledges it and is not shown a second time.
     assert texts(events) == ["taken", "lost", "offline"]
-    assert [e.ref for e in events if isinstance(e, Message)] == [taken, lost, offline]
+    assert [e.ref for e in events if isinstance(e, Message)] == [None, lost, offline]
     assert await ana.wait_acknowledged(5)
+    assert ana.last_id == events[-1].id  # type: ignore[union-attr]
 
     await ana.send("fim")
     assert texts(await until(bia, said("fim"))) == ["lost", "offline", "fim"]
@@ -367,8 +373,75 @@ async def test_unacknowledged_and_offline_sends_are_published_once(
     def times_written(ref: str) -> int:
         return sum(1 for frame in written if json.loads(frame).get("ref") == ref)
 
-    # The replay showed "taken" was stored, so it is not resent; "lost" is, with its ref.
-    assert (times_written(taken), times_written(lost), times_written(offline)) == (1, 2, 1)
+    # Both unanswered sends are resent with their refs; the server stored each once.
+    assert (times_written(taken), times_written(lost), times_written(offline)) == (2, 2, 1)
+    assert ana._recent == {} and not ana._recent_order  # nothing kept once nothing waits
+
+
+async def test_a_send_taken_before_a_drop_is_acknowledged_by_its_resend_and_shown_once(
+    server: ServerThread, make: Make
+) -> None:
+    """The drop happens after the server stored the send but before its answer arrived. The
+    replay brings the message (without ref); the resend after the backlog is answered with the
+    original, which acknowledges the send and is not yielded again."""
+    ana = await make(server.url, "ana")
+    bia = await make(server.url, "bia")
+    await bia.send("antes")
+    await until(ana, said("antes"))
+    assert ana._ws is not None
+    ana._ws.transport.pause_reading()  # the answer will wait unread in the socket
+    ref = await ana.send("no meio da queda")
+    stored = (await until(bia, said("no meio da queda")))[-1]
+    assert isinstance(stored, Message)
+    back = asyncio.Event()
+    ana.drop(until=back)
+    assert ana.unacknowledged == (ref,)
+    back.set()
+    events = await until(ana, said("no meio da queda"))
+    assert isinstance(events[0], Disconnected)
+    assert isinstance(events[1], Reconnected) and events[1].welcome.recovered
+    assert texts(events) == ["no meio da queda"]
+    replayed = events[-1]
+    assert isinstance(replayed, Message) and replayed.id == stored.id and replayed.ref is None
+    assert await ana.wait_acknowledged(5)  # the answer to the resend came back
+    await bia.send("depois")
+    # Nothing between: the answer was not yielded as a second message.
+    assert texts(await until(ana, said("depois"))) == ["depois"]
+    assert ana.last_id == (await until(bia, said("depois")))[-1].id  # type: ignore[union-attr]
+    page_ref = await bia.history()
+    page = (await until(bia, is_a(History)))[-1]
+    assert isinstance(page, History) and page.ref == page_ref
+    assert [m.text for m in page.messages] == ["antes", "no meio da queda", "depois"]
+
+
+async def test_an_answer_to_a_resend_not_yielded_before_is_yielded(make: Make) -> None:
+    """After a reconnect that gets history instead of a replay (here: more missed messages
+    than --max-replay), the original may be outside that history: the resend's answer is then
+    the first time the caller sees it, and it is yielded, with its ref."""
+    server = ServerThread(rate_limit=0, history=1, max_replay=1).start()
+    try:
+        ana = await make(server.url, "ana")
+        bia = await make(server.url, "bia")
+        await bia.send("antes")
+        await until(ana, said("antes"))
+        assert ana._ws is not None
+        ana._ws.transport.pause_reading()
+        ref = await ana.send("aceita, mas fora do histórico")
+        await until(bia, said("aceita, mas fora do histórico"))
+        back = asyncio.Event()
+        ana.drop(until=back)
+        for text in ("depois 1", "depois 2"):
+            await bia.send(text)
+        await until(bia, said("depois 2"))
+        back.set()
+        events = await until(ana, said("aceita, mas fora do histórico"))
+        assert isinstance(events[0], Disconnected)
+        assert isinstance(events[1], Reconnected) and not events[1].welcome.recovered
+        assert texts(events) == ["depois 2", "aceita, mas fora do histórico"]
+        assert events[-1].ref == ref  # type: ignore[union-attr]
+        assert await ana.wait_acknowledged(5)
+    finally:
+        await asyncio.to_thread(server.stop)
 
 
 async def test_refused_token_falls_back_to_the_password(server: ServerThread, make: Make) -> None:
@@ -491,7 +564,9 @@ async def test_resume_from_another_epoch_gets_history(server: ServerThread, make
 
 
 async def test_client_does_not_drop_duplicate_ids() -> None:
-    """Exactly once is the server's job: a duplicate from a (buggy) server reaches the caller."""
+    """Exactly once is the server's job: a duplicate from a (buggy) server reaches the caller,
+    also when it carries a ref (one this client is not waiting for). Only the answer to one of
+    the client's own waiting sends is treated otherwise (the next test)."""
     message = {"type": "message", "id": "7", "from": "x", "to": None, "text": "dup", "ts": 1.0}
 
     async def handler(ws: ServerConnection) -> None:
@@ -502,13 +577,49 @@ async def test_client_does_not_drop_duplicate_ids() -> None:
         }))
         await ws.send(json.dumps(message))
         await ws.send(json.dumps(message))
+        await ws.send(json.dumps({**message, "ref": "not-waiting"}))
         await ws.wait_closed()
 
     async with serve(handler, "127.0.0.1", 0) as fake:
         port = fake.sockets[0].getsockname()[1]
         async with ChatClient(f"ws://127.0.0.1:{port}/ws", "ana", "pw") as ana:
-            first, second = await ana.recv(5), await ana.recv(5)
+            first, second, third = await ana.recv(5), await ana.recv(5), await ana.recv(5)
             assert first == second and isinstance(first, Message) and first.id == "7"
+            assert isinstance(third, Message) and (third.id, third.ref) == ("7", "not-waiting")
+
+
+async def test_only_the_answer_to_a_waiting_send_is_not_yielded_twice() -> None:
+    """The acknowledgment of a resend is absorbed only when it carries a ref the client is
+    waiting for and its id was yielded since that send was queued; every other repeated id
+    (no ref, or a ref nobody waits for any more) still reaches the caller."""
+    plain = {"type": "message", "id": "7", "from": "ana", "to": None, "text": "oi", "ts": 1.0}
+    sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(json.dumps({
+            "type": "welcome", "user": "ana", "session": "s", "epoch": "e", "last": None,
+            "recovered": False, "online": ["ana"], "token": "t",
+        }))
+        frame = json.loads(await ws.recv())
+        await sent.put(frame)
+        answer = {**plain, "ref": frame["ref"]}
+        await ws.send(json.dumps(plain))  # as in a replay: the message without its ref
+        await ws.send(json.dumps(answer))  # the answer to the send: its acknowledgment
+        await ws.send(json.dumps(answer))  # a second answer nobody waits for: a server bug
+        await ws.send(json.dumps(plain))  # the same id again: a server bug
+        await ws.send(json.dumps({"type": "presence", "user": "fim", "online": True}))
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as fake:
+        port = fake.sockets[0].getsockname()[1]
+        async with ChatClient(f"ws://127.0.0.1:{port}/ws", "ana", "pw") as ana:
+            ref = await ana.send("oi")
+            assert (await sent.get())["ref"] == ref
+            got = [await ana.recv(5) for _ in range(3)]
+            assert [(e.id, e.ref) for e in got] == [("7", None), ("7", ref), ("7", None)]  # type: ignore[union-attr]
+            assert ana.unacknowledged == ()
+            assert await ana.recv(5) == Presence("fim", True)  # nothing else came before it
 
 
 # --------------------------------------------------------------------------- parsing

@@ -197,16 +197,25 @@ async def test_unknown_user_and_history_across_nodes(nodes: list[Node], clients:
 async def test_resent_ref_on_another_node_is_not_stored_again(
     nodes: list[Node], clients: Clients
 ) -> None:
-    a, b, _ = nodes
+    a, b, c = nodes
     ana_a, ana_w = await clients.login(a.url, "ana", PW)
     ana_b, _ = await tab(clients, b.url, ana_w)
     original = await publish(ana_a, "uma vez", ref="c-1")
     assert ids([await recv_json(ana_b)]) == [original["id"]]
-    # The tab on B resends the same ref: it gets the original back (with its ref), nothing new.
-    await send_json(ana_b, {"type": "send", "text": "uma vez", "ref": "c-1"})
-    back = await recv_json(ana_b)
-    assert (back["id"], back["ref"]) == (original["id"], "c-1")
+    # The tab on B resends the same ref: it gets the original back (with its ref), nothing new;
+    # so does the tab on A that sent it, every time it resends.
+    for sender in (ana_b, ana_a, ana_a):
+        await send_json(sender, {"type": "send", "text": "uma vez", "ref": "c-1"})
+        assert await recv_json(sender) == original
     await silent(ana_a, ana_b)
+    # A tab opening on C gets the message in its history without the ref, and its resend
+    # answered with the original.
+    ana_c, welcome = await tab(clients, c.url, ana_w)
+    history = await read_backlog(ana_c, welcome)
+    assert history == [{k: v for k, v in original.items() if k != "ref"}]
+    await send_json(ana_c, {"type": "send", "text": "uma vez", "ref": "c-1"})
+    assert await recv_json(ana_c) == original
+    await silent(ana_a, ana_b, ana_c)
 
 
 # --------------------------------------------------------------------------- presence

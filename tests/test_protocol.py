@@ -76,7 +76,7 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
     # other requests
     (frame(type="who"), Who(None)),
     (frame(type="who", ref="w"), Who("w")),
-    (frame(type="help", ref="h"), Help("h")),
+    (frame(type="send", text="/help", ref="h"), Help("h")),
     (frame(type="logout"), Logout(None)),
     (frame(type="history"), HistoryRequest(None, DEFAULT_HISTORY_LIMIT, None)),
     (frame(type="history", before="41", limit=1, ref="h"), HistoryRequest("41", 1, "h")),
@@ -137,6 +137,9 @@ REJECTED: list[tuple[str, str, str | None]] = [
     ('{"type": null, "ref": "r"}', "invalid_message", "r"),
     ('{"type": "dance", "ref": "r"}', "invalid_message", "r"),
     ('{"type": "SEND", "text": "oi"}', "invalid_message", None),
+    # PROTOCOL.md's client frames are login, send, who, history, logout: help is "/help" only
+    (frame(type="help", ref="h"), "invalid_message", "h"),
+    (frame(type="help"), "invalid_message", None),
     # strict JSON: NaN, Infinity, non-finite and huge numbers, deep nesting
     ('{"n": 1e999}', "invalid_message", None),
     ('{"n": -1e999}', "invalid_message", None),
@@ -181,6 +184,12 @@ def test_rejected_frames(text: str, code: str, ref: str | None) -> None:
     assert isinstance(event, Rejected)
     assert (event.code, event.ref) == (code, ref)
     assert event.detail and not event.from_login
+
+
+def test_a_json_help_frame_is_refused_with_a_pointer_to_the_command() -> None:
+    event = parse_frame(frame(type="help", ref="h"))
+    assert isinstance(event, Rejected) and event.code == "invalid_message"
+    assert "/help" in event.detail and "help," not in event.detail  # not listed as a type
 
 
 LOGIN_REJECTED: list[tuple[dict[str, object], str]] = [
@@ -447,4 +456,5 @@ def test_help_frame_lists_every_command() -> None:
     assert decoded == {"type": "help", "text": HELP_TEXT, "ref": "x"}
     for word in ("/msg", "/who", "/help", "/logout", '"type":"send"', '"type":"history"'):
         assert word in HELP_TEXT
+    assert '"type":"help"' not in HELP_TEXT  # not a client frame of PROTOCOL.md
     assert "ref" not in json.loads(help_frame())

@@ -714,6 +714,19 @@ async def test_help_lists_the_commands_in_portuguese(server: ServerThread, clien
     await expect_silence(ana)
 
 
+async def test_a_json_help_frame_is_invalid_message(server: ServerThread, clients: Clients) -> None:
+    """PROTOCOL.md's client frames are login, send, who, history and logout; any other type
+    is ``invalid_message``. Help is the command ``/help``, which the error points to."""
+    ana, _ = await clients.login(server.url, "ana", PW)
+    await send_json(ana, {"type": "help", "ref": "h"})
+    error = await recv_json(ana)
+    assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_message", "h")
+    assert "/help" in error["detail"]
+    await expect_silence(ana)
+    await send_json(ana, {"type": "send", "text": "/help", "ref": "h2"})
+    assert (await recv_json(ana))["type"] == "help"
+
+
 async def test_unknown_command(server: ServerThread, clients: Clients) -> None:
     ana, _ = await clients.login(server.url, "ana", PW)
     bob, _ = await clients.login(server.url, "bob", PW)
@@ -805,7 +818,21 @@ async def test_ref_comes_back_only_to_the_sending_session(server: ServerThread, 
     await silent(ana1, ana2, bob)
 
 
-async def test_resent_ref_is_not_stored_again(server: ServerThread, clients: Clients) -> None:
+async def stored(ws: ClientConnection) -> list[Frame]:
+    """Every message the user of ``ws`` can see, from a ``history`` page (read after all
+    other frames the test expects on ``ws``)."""
+    await send_json(ws, {"type": "history", "limit": 200, "ref": "stored"})
+    page = await recv_json(ws)
+    assert (page["type"], page["ref"], page["more"]) == ("history", "stored", False), page
+    messages: list[Frame] = page["messages"]
+    return messages
+
+
+async def test_same_tab_resend_is_answered_with_the_original(
+    server: ServerThread, clients: Clients
+) -> None:
+    """The sending session already got the message with its ref; a resend from it (a client
+    that is not sure) is still answered, or a client written to PROTOCOL.md waits forever."""
     ana1, ana = await clients.login(server.url, "ana", PW)
     ana2, _ = await tab(clients, server.url, ana)
     bob, _ = await clients.login(server.url, "bob", PW)
@@ -815,29 +842,110 @@ async def test_resent_ref_is_not_stored_again(server: ServerThread, clients: Cli
     for sock in (ana2, bob):
         assert ids([await recv_json(sock)]) == [original["id"]]
 
-    # The sending session already has that id with its ref: nothing more reaches anyone.
     await send_json(ana1, {"type": "send", "text": "uma vez", "ref": "c-1"})
+    assert await recv_json(ana1) == original  # same id, text, ts, and the ref
     await silent(ana1, ana2, bob)
+    assert ids(await stored(bob)) == [original["id"]]
 
-    # Another session of ana saw it without the ref: it gets the original back, once.
-    await send_json(ana2, {"type": "send", "text": "texto diferente", "ref": "c-1"})
-    back = await recv_json(ana2)
-    assert (back["id"], back["text"], back["ref"]) == (original["id"], "uma vez", "c-1")
-    await send_json(ana2, {"type": "send", "text": "uma vez", "ref": "c-1"})
-    await silent(ana1, ana2, bob)
 
-    # A new session gets its own messages with their refs in the history, and no second copy.
-    ana3, welcome = await tab(clients, server.url, ana)
-    backlog = await read_backlog(ana3, welcome)
-    assert [(m["id"], m.get("ref")) for m in backlog] == [(original["id"], "c-1")]
-    await send_json(ana3, {"type": "send", "text": "uma vez", "ref": "c-1"})
-    await silent(ana1, ana2, ana3, bob)
+async def test_every_resend_is_answered_whatever_its_text_or_to(
+    server: ServerThread, clients: Clients
+) -> None:
+    """A second, third... resend gets the original again; what comes back is the original,
+    not the resend's text or recipient; nothing is stored and nobody else hears of it."""
+    ana, _ = await clients.login(server.url, "ana", PW)
+    bob, _ = await clients.login(server.url, "bob", PW)
+    await presence(ana, "bob", True)
+    original = await publish(ana, "a original", ref="c-2")
+    assert ids([await recv_json(bob)]) == [original["id"]]
+    resends: list[Frame] = [
+        {"text": "a original"},
+        {"text": "a original"},
+        {"text": "outro texto"},
+        {"text": "agora privada", "to": "bob"},
+        {"text": "/msg bob por comando"},
+    ]
+    for fields in resends:
+        await send_json(ana, {"type": "send", "ref": "c-2", **fields})
+        assert await recv_json(ana) == original, fields
+    await silent(ana, bob)
+    assert ids(await stored(ana)) == [original["id"]]
 
-    # The same ref from another user is another message.
+
+async def test_resend_after_a_new_login_whose_history_showed_it_is_answered(
+    server: ServerThread, clients: Clients
+) -> None:
+    ana, welcome = await clients.login(server.url, "ana", PW)
+    original = await publish(ana, "foi aceita?", ref="c-3")
+    await ana.close()
+    for kind in ("token", "password"):
+        credentials = {"token": welcome["token"]} if kind == "token" else {"password": PW}
+        again, welcome2 = await clients.login(server.url, "ana", **credentials)
+        history = await read_backlog(again, welcome2)
+        assert history == [{k: v for k, v in original.items() if k != "ref"}], kind
+        await send_json(again, {"type": "send", "text": "foi aceita?", "ref": "c-3"})
+        assert await recv_json(again) == original, kind
+        await send_json(again, {"type": "send", "text": "foi aceita?", "ref": "c-3"})
+        assert await recv_json(again) == original, kind
+        await expect_silence(again)
+        assert ids(await stored(again)) == [original["id"]]
+        await again.close()
+
+
+async def test_history_replay_and_pages_never_carry_a_ref(
+    server: ServerThread, clients: Clients
+) -> None:
+    """A ref comes back only to the session that sent it, on the message (live, or as the
+    answer to a resend) or on the error: never in a login's history, a resume's replay or a
+    history page, not even on the user's own messages in the session that sent them."""
+    ana1, ana = await clients.login(server.url, "ana", PW)
+    bob, _ = await clients.login(server.url, "bob", PW)
+    await presence(ana1, "bob", True)
+    first = await publish(ana1, "antes", ref="h-1")
+    await recv_json(bob)
+    mine = [
+        await publish(ana1, "pública", ref="h-2"),
+        await publish(ana1, "privada", to="bob", ref="h-3"),
+        await publish(ana1, "para mim", to="ana", ref="h-4"),
+    ]
+    assert ids(await recv_n(bob, 2)) == ids(mine[:2])
+    everything = [first, *mine]
+
+    def without_ref(frames: list[Frame]) -> list[Frame]:
+        return [{k: v for k, v in f.items() if k != "ref"} for f in frames]
+
+    # The sending session's own history page.
+    assert await stored(ana1) == without_ref(everything)
+    # A new tab's history at login, and its history page.
+    ana2, welcome = await tab(clients, server.url, ana)
+    assert await read_backlog(ana2, welcome) == without_ref(everything)
+    assert await stored(ana2) == without_ref(everything)
+    # A resume's replay, after the sending session dropped.
+    await ana1.close()
+    resume = {"epoch": ana["epoch"], "after": first["id"]}
+    ana3, resumed = await clients.login(server.url, "ana", token=ana["token"], resume=resume)
+    assert resumed["recovered"] is True
+    assert await read_backlog(ana3, resumed, after=first["id"]) == without_ref(mine)
+    await silent(ana2, ana3)
+    # The resends that the reconnecting client makes are each answered, to it alone.
+    for echo in mine:
+        await send_json(ana3, {"type": "send", "text": echo["text"], "ref": echo["ref"]})
+        assert await recv_json(ana3) == echo
+    await silent(ana2, ana3, bob)
+
+
+async def test_the_same_ref_from_another_user_is_another_message(
+    server: ServerThread, clients: Clients
+) -> None:
+    ana, _ = await clients.login(server.url, "ana", PW)
+    bob, _ = await clients.login(server.url, "bob", PW)
+    await presence(ana, "bob", True)
+    original = await publish(ana, "uma vez", ref="c-1")
+    await recv_json(bob)
     other = await publish(bob, "a minha", ref="c-1")
     assert other["id"] != original["id"]
-    await send_json(bob, {"type": "history", "limit": 10})
-    assert ids((await recv_json(bob))["messages"]) == [original["id"], other["id"]]
+    assert ids([await recv_json(ana)]) == [other["id"]]
+    assert ids(await stored(bob)) == [original["id"], other["id"]]
 
 
 async def test_resend_after_reconnect_outside_the_history_gets_the_original(

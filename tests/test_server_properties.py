@@ -15,7 +15,8 @@ store): a connection must receive exactly the entries visible to its user, each 
 order, starting after its ``resume.after`` (or from the beginning of the log, since every
 example's log fits the history window it runs with). A connection that was dropped must have
 received a prefix of that; its resumption must continue right after what it had, so that the
-chain of connections of one session misses nothing and doubles nothing.
+chain of connections of one session misses nothing and doubles nothing. A message carries a
+``ref`` only on the connection that sent that ref, never in a history or replay.
 
 Plain sends are not awaited one by one: they are in flight while later actions run. A session
 is dropped only after the echoes of its own sends came back, so every send is in the log
@@ -168,6 +169,7 @@ class Conn:
     frames: list[Frame] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     pending: set[str] = field(default_factory=set)  # refs sent whose echo has not come
+    sent_refs: set[str] = field(default_factory=set)  # every ref sent on this connection
     reader: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -311,6 +313,7 @@ class Scenario:
         if to is not None:
             frame["to"] = to
         conn.pending.add(ref)
+        conn.sent_refs.add(ref)
         self.sent.append((conn.user, to, text, ref))
         await send_json(conn.ws, frame)
         return conn, ref
@@ -380,6 +383,12 @@ class Scenario:
                     entry.sender, entry.to, entry.text
                 ), frame
                 assert visible(entry, conn.user), f"{conn.user} got another user's private {frame}"
+                # A ref comes back only to the session that sent it (never in a backlog, never
+                # to another tab of the same user), and only on its own message.
+                if "ref" in frame:
+                    assert frame["ref"] in conn.sent_refs and frame["ref"] == entry.ref, (
+                        f"{conn.user} got a ref it did not send: {frame}"
+                    )
             start = -1 if conn.after is None else position[conn.after]
             expected = [e.id for e in log if visible(e, conn.user) and position[e.id] > start]
             ids = [f["id"] for f in got]

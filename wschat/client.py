@@ -20,16 +20,35 @@ What the client does for its caller (PROTOCOL.md, docs/protocol.md):
   :class:`Disconnected` event, then a :class:`Reconnected` event, then the replay.
 - **No gap, no duplicate** across a dropped connection is the *server's* guarantee. This client
   does not filter duplicate ids (a client that filtered would hide server bugs); it only keeps
-  ``last_id``, the id of the newest message it received (replay and history included).
+  ``last_id``, the id of the newest message it received (replay and history included). The one
+  message it does not yield is the *acknowledgment* of a resend, described below.
 - **A drop on purpose.** :meth:`ChatClient.drop` cuts the connection the way a network
   failure does (no close handshake: close code 1006 on both ends), for tests and demos of
   the reconnection; it can hold the reconnect until the caller has staged what happens
   while the client is away.
-- **Sends are never lost.** Every send carries a ``ref`` and waits in an outbox until a frame
-  with that ref comes back (the message itself, or an error). After a reconnect the client
-  first lets the backlog arrive: the replay carries the refs of the user's own messages, so the
-  client learns which sends the server took and resends only the others, with the same ref
-  (the server publishes a ref once). Sends made while disconnected wait in the same outbox.
+- **Sends are never lost, nor published twice.** Every send carries a ``ref`` and waits in an
+  outbox until a frame with that ref comes back (the message itself, or an error). A ref comes
+  back only to the session that sent it (PROTOCOL.md): the replay and history after a
+  reconnect never carry refs, so they cannot tell which sends the server took. After a
+  reconnect the client therefore lets the backlog arrive, then resends *every* unanswered frame
+  with its same ref. The server answers each: a ref it already accepted (in the last 10
+  minutes) is not stored again, the original message comes back with that ref; any other is
+  stored and published now. Sends made while disconnected wait in the same outbox.
+- **A resend's answer is shown once.** When the server took a send but the connection dropped
+  before its answer arrived, the message reaches the client twice: in the replay (without
+  ref, as every message of a backlog) and as the answer to the resend (with the ref). That
+  answer is the contract's *acknowledgment* of the resend, not a second message: the client
+  takes it off the outbox and does not yield it again when its id was already yielded since
+  the send was first queued. This applies only to a message carrying one of this client's own
+  pending refs; any other repeated id, and an answer whose id was not yielded before, is
+  yielded as it came, so a server that doubled a message would still show it. To know "yielded
+  since the send was queued" the client keeps the ids of the messages yielded while some send
+  was waiting, and forgets each as soon as no waiting send is older than it: nothing is kept
+  while the outbox is empty. Such an answer does not move ``last_id`` either (it is an older
+  message). Known limit: an answer whose original was neither in the backlog nor yielded
+  before (only after a reconnect that got history instead of a replay, with the original out
+  of that history) is yielded and moves ``last_id`` back to it; a later resume may then
+  repeat the messages after it.
 
 How the client knows the backlog is over: the message with id ``welcome.last`` is its final
 message; when that message may not be sent at all (e.g. the server keeps no history), the
@@ -41,6 +60,7 @@ is not shown to the caller.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -113,9 +133,10 @@ class Welcome:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat message. ``to`` is None for a public message; ``ref`` is set on the sender's
-    own messages (live: only in the session that sent it; in replay and history: in any of the
-    user's sessions)."""
+    """A chat message. ``to`` is None for a public message; ``ref`` is set only on a message
+    that answers a send of this client (PROTOCOL.md: a ref comes back only to the session that
+    sent it): the live copy of the send, or the original that answers a resend. Replay,
+    history and history pages never carry refs."""
 
     id: str
     sender: str
@@ -313,6 +334,9 @@ class _Outgoing:
     ref: str
     frame: str
     gen: int = -1
+    #: How many messages the client had yielded when this frame was queued: a message yielded
+    #: at that count or later was yielded "since the send was queued".
+    since: int = 0
 
 
 class _End:
@@ -379,6 +403,12 @@ class ChatClient:
         self._closing = False
         self._logging_out = False
         self._counter = itertools.count(1)
+        # Messages yielded so far, and the ids of those yielded while some send was waiting
+        # (id -> count at its latest yield, plus the same pairs in yield order for pruning):
+        # what is needed to recognise the answer to a resend that was already yielded.
+        self._yielded = 0
+        self._recent: dict[str, int] = {}
+        self._recent_order: collections.deque[tuple[int, str]] = collections.deque()
         # The catch-up phase of the current connection.
         self._backlog_last: str | None = None  # welcome.last while the backlog is arriving
         self._backlog_open = False
@@ -438,8 +468,11 @@ class ChatClient:
         return await self._submit({"type": "who"}, None)
 
     async def help(self) -> str:
-        """Ask for the help text (answered with :class:`Help`); return the request's ref."""
-        return await self._submit({"type": "help"}, None)
+        """Ask for the help text (answered with :class:`Help`); return the request's ref.
+
+        PROTOCOL.md has no help frame: this sends the command line ``/help``.
+        """
+        return await self.send("/help")
 
     async def history(self, before: str | None = None, limit: int = 50) -> str:
         """Ask for older messages (answered with :class:`History`); return the ref.
@@ -558,7 +591,7 @@ class ChatClient:
             raise ValueError("message too long: a frame may not exceed 64 KiB")
         out = self._outbox.get(ref)
         if out is None:
-            out = self._outbox[ref] = _Outgoing(ref, frame)
+            out = self._outbox[ref] = _Outgoing(ref, frame, since=self._yielded)
             self._idle.clear()
         if not self._ready:
             return ref  # goes out once the connection is ready (see _flush)
@@ -591,8 +624,36 @@ class ChatClient:
                 self._ready = True
 
     def _acknowledge(self, ref: str | None) -> None:
-        if ref is not None and self._outbox.pop(ref, None) is not None and not self._outbox:
+        if ref is None or self._outbox.pop(ref, None) is None:
+            return
+        if not self._outbox:
             self._idle.set()
+        # Forget the ids yielded before the oldest send still waiting was queued (all of them
+        # when none waits): no answer can need them any more. The outbox keeps insertion
+        # order, so its first frame is the oldest.
+        oldest = next(iter(self._outbox.values()), None)
+        floor = oldest.since if oldest is not None else self._yielded
+        recent, order = self._recent, self._recent_order
+        while order and order[0][0] < floor:
+            count, message_id = order.popleft()
+            if recent.get(message_id) == count:
+                del recent[message_id]
+
+    def _already_yielded(self, message: Message) -> bool:
+        """True if ``message`` answers a waiting send of this client and its id was yielded
+        since that send was queued: the acknowledgment of a resend (see the module doc)."""
+        out = self._outbox.get(message.ref) if message.ref is not None else None
+        if out is None:
+            return False
+        count = self._recent.get(message.id)
+        return count is not None and count >= out.since
+
+    def _yielding(self, message: Message) -> None:
+        """Count ``message`` as yielded, remembering its id while some send waits."""
+        if self._outbox:
+            self._recent[message.id] = self._yielded
+            self._recent_order.append((self._yielded, message.id))
+        self._yielded += 1
 
     # ------------------------------------------------------------------ connecting
 
@@ -741,9 +802,15 @@ class ChatClient:
         if event is None or isinstance(event, Welcome):
             return
         if isinstance(event, Message):
-            self.last_id = event.id
-            self._acknowledge(event.ref)
-            await self._events.put(event)
+            if self._already_yielded(event):
+                # The answer to a resend, whose original the caller already has (from a
+                # replay): it acknowledges the send; it is not a new message, nor the newest.
+                self._acknowledge(event.ref)
+            else:
+                self.last_id = event.id
+                self._yielding(event)
+                self._acknowledge(event.ref)
+                await self._events.put(event)
             if self._backlog_open:
                 self._seen_in_backlog = True
                 if event.id == self._backlog_last:

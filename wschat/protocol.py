@@ -271,7 +271,8 @@ _DECODER: Final = json.JSONDecoder(
 )
 _JSON_SPACE: Final = " \t\n\r"
 
-_TYPES: Final = "login, send, who, help, history, logout"
+#: The client frames of PROTOCOL.md. There is no JSON help frame: help is the command ``/help``.
+_TYPES: Final = "login, send, who, history, logout"
 
 
 def parse_frame(text: str) -> ClientEvent:
@@ -327,13 +328,12 @@ def _parse_object(obj: dict[str, object]) -> ClientEvent:
         return _parse_login(obj, ref)
     if kind == "who":
         return Who(ref)
-    if kind == "help":
-        return Help(ref)
     if kind == "history":
         return _parse_history(obj, ref)
     if kind == "logout":
         return Logout(ref)
-    return Rejected(INVALID, f"tipo desconhecido: '{shown(kind)}'; tipos: {_TYPES}", ref)
+    detail = f"tipo desconhecido: '{shown(kind)}'; tipos: {_TYPES} (ajuda: envie o texto /help)"
+    return Rejected(INVALID, detail, ref)
 
 
 def _is_ref(value: object) -> bool:
@@ -436,9 +436,11 @@ Qualquer outra linha vai para todos os usuários online.
 Em JSON:
   {"type":"send","text":"oi a todos","ref":"c-1"}
   {"type":"send","text":"oi","to":"NOME"}
-  {"type":"who"}   {"type":"help"}   {"type":"logout"}
+  {"type":"who"}   {"type":"logout"}
   {"type":"history","before":"ID","limit":50}
-"ref" (opcional, até 64 caracteres) volta só para você, na mensagem ou no erro."""
+"ref" (opcional, até 64 caracteres) volta só para você, na mensagem ou no erro.
+Reenviar um "send" com o mesmo "ref" (por exemplo, depois de reconectar) não duplica:
+se ele já foi aceito, a mensagem original volta para você."""
 
 
 def encode(obj: Mapping[str, object]) -> str:

@@ -119,9 +119,6 @@ class Session:
     #: Entries, ready frames, and (event id, frame) pairs of presence events that have ids.
     buffer: list[Entry | str | tuple[str, str]] = field(default_factory=list)
     closing: bool = False
-    #: Refs of this user's own entries already shown to this session with their ref,
-    #: so that a resend of one of them does not deliver the same id twice.
-    shown_refs: set[str] = field(default_factory=set)
 
 
 class ChatServer:
@@ -415,8 +412,10 @@ class ChatServer:
                 token=session.token,
             )
         )
-        for entry in backlog:  # flow control: waits while the client does not read
-            await ws.send(self._backlog_frame(session, entry))
+        # Never with a ref (PROTOCOL.md: a ref comes back only to the session that sent it),
+        # even on the user's own messages: flow control waits while the client does not read.
+        for entry in backlog:
+            await ws.send(proto.message_frame(entry))
         await self._flush(session, last, joined)
 
     async def _flush(self, session: Session, last: str | None, joined: Joined) -> None:
@@ -463,15 +462,6 @@ class ChatServer:
     async def _hook(self, point: str, session: Session) -> None:
         if self._seam_hook is not None:
             await self._seam_hook(point, session)
-
-    @staticmethod
-    def _backlog_frame(session: Session, entry: Entry) -> str:
-        """A history or replay frame: the user's own messages carry their ref, so that a
-        client that reconnects learns which of its sends were taken (docs/protocol.md)."""
-        if entry.ref is not None and entry.sender_key == session.key:
-            session.shown_refs.add(entry.ref)
-            return proto.message_frame(entry, entry.ref)
-        return proto.message_frame(entry)
 
     # ------------------------------------------------------------------ live
 
@@ -583,20 +573,22 @@ class ChatServer:
         self._send_live(self.presence.others(key), proto.presence_frame(user, online), event_id)
 
     def _publish(self, sender: Session | None, result: Appended) -> None:
+        """Route a new entry to its sessions (``sender`` alone gets its ref); answer a resend.
+
+        ``result.created`` False is a resend of a ref the store already accepted from this
+        user: the original entry goes back to the session that resent it, with that ref, every
+        time it is resent (that session may have seen the message without its ref, in a
+        replay, or not at all); nothing was stored and nobody else hears of it.
+        """
         entry = result.entry
         if not result.created:
-            # A resend of an accepted ref: only the sending session hears of it, once.
-            if sender is None:
-                return
-            if entry.ref is not None and entry.ref not in sender.shown_refs:
-                sender.shown_refs.add(entry.ref)
+            if sender is not None:
                 self._write(sender, proto.message_frame(entry, entry.ref))
             return
         plain = proto.message_frame(entry)
         live: list[Session] = []
         for session in targets(entry, self.presence):
             if session is sender and entry.ref is not None:
-                sender.shown_refs.add(entry.ref)
                 self._write(sender, proto.message_frame(entry, entry.ref))
             elif session.catching_up:
                 session.buffer.append(entry)

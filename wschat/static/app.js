@@ -108,6 +108,7 @@ function messageElement(m) {
   item.dataset.testid = "message";
   item.dataset.id = m.id;
   if (sameName(m.from, me)) item.classList.add("minha");
+  if (m.confirmed === true) markConfirmed(item);
   const head = el("div", "cabeca");
   head.append(el("span", "de", m.from));
   if (m.to !== null) {
@@ -117,6 +118,27 @@ function messageElement(m) {
   head.append(timeElement(m.ts));
   item.append(head, el("p", "texto", m.text));
   return item;
+}
+
+/** A message this tab sent, whose answer came back: the server has it (title for the reader). */
+function markConfirmed(item) {
+  item.dataset.confirmed = "true";
+  item.title = "enviada por esta aba e confirmada pelo servidor";
+}
+
+/**
+ * The acknowledgment of a resend whose message the tab already got (in the replay, without
+ * ref): mark the message on screen as confirmed instead of showing it a second time. False
+ * when it is not on screen (the list was redrawn from history since): then it is shown.
+ */
+function confirmShown(m) {
+  const item = ui.messages.querySelector(`[data-id="${CSS.escape(m.id)}"]`);
+  if (item === null) return false;
+  markConfirmed(item);
+  const index = shown.findLastIndex((s) => s.id === m.id);
+  if (index >= 0) shown[index] = { ...shown[index], confirmed: true };
+  saveSoon();
+  return true;
 }
 
 function nearEnd() {
@@ -243,8 +265,13 @@ const handlers = {
     ui.password.value = "";
     showChat();
   },
-  message(m, { backlog }) {
-    appendMessage(m, backlog || sameName(m.from, me));
+  message(m, { backlog, answers, repeat }) {
+    if (repeat && confirmShown(m)) return;
+    // Keep only the protocol's fields (and whether this tab's send it answers came back).
+    const { type, id, from, to, text, ts } = m;
+    const kept = { type, id, from, to, text, ts };
+    if (answers !== null) kept.confirmed = true;
+    appendMessage(kept, backlog || sameName(m.from, me));
   },
   presence(user, isOnline) {
     if (isOnline) online.add(user);
@@ -290,7 +317,10 @@ function startConnection(options, saved) {
     for (const m of saved.messages ?? []) appendMessage(m, true);
     more = saved.more ?? null;
   }
-  conn = new ChatConnection({ url: socketUrl(location), ...options, handlers });
+  // With a restored outbox, the ids on screen tell the connection which messages the tab
+  // already showed, so that the answer to a resend of one of them is not shown twice.
+  const delivered = saved !== null ? (saved.messages ?? []).map((m) => m.id) : [];
+  conn = new ChatConnection({ url: socketUrl(location), ...options, delivered, handlers });
   conn.start();
   if (saved !== null && saved.token) showChat();
 }

@@ -8,12 +8,25 @@
 //   with exponential backoff and full jitter, resuming with {epoch, after: lastId}. Never after
 //   1000 (logout) or 4001 (login refused).
 // - No gap and no duplicate is the SERVER's guarantee. This module does not filter repeated
-//   ids (that would hide server bugs); it only keeps lastId, the newest id it received.
+//   ids (that would hide server bugs); it only keeps lastId, the newest id it received. The
+//   one exception is the acknowledgment of a resend, below.
 // - Every send carries a ref and waits in the outbox until a frame with that ref comes back
-//   (the message itself, or an error). After a reconnect the backlog (replay or history)
-//   arrives first; it carries the refs of the user's own messages, so the outbox learns which
-//   sends the server took. Only the others are resent, with the same ref, which the server
-//   publishes at most once.
+//   (the message itself, or an error). A ref comes back only to the session that sent it
+//   (PROTOCOL.md): a replay or history never carries one, so it cannot tell which sends the
+//   server took. After a reconnect the backlog arrives first; then EVERY unanswered send is
+//   resent with its same ref. The server answers each: a ref it already accepted is not
+//   stored again and the original message comes back with that ref; any other is stored and
+//   published now. So each send is published exactly once.
+// - When the server took a send but the connection dropped before its answer, the message
+//   arrives twice: in the replay (no ref) and as the answer to the resend (with the ref). That
+//   answer is the contract's acknowledgment of the resend, not a second message: it is
+//   reported with info.repeat = true (the page marks the message it already shows as
+//   confirmed instead of appending it) and does not move lastId. This applies only to a
+//   message carrying one of this tab's pending refs whose id was delivered since that send
+//   was queued; every other repeated id is reported as a new message, so a server bug shows.
+//   To know "delivered since the send was queued" this module keeps the ids delivered while
+//   some send waits (after a reload: the ids the page restored, given as options.delivered),
+//   and forgets each once no waiting send is older than it; nothing while the outbox is empty.
 // - The backlog is over at the message whose id is welcome.last, or at the first frame that
 //   is not a message: right after welcome this module asks `who` with a ref of its own, and
 //   the server answers it only after the backlog.
@@ -57,10 +70,14 @@ export function isMessage(obj) {
  * A logged-in chat connection that survives dropped connections.
  *
  * options: url, user, password or token, epoch and lastId (to resume), outbox (a list of
- * {ref, frame} from an earlier page load), backoff [first, cap] in seconds, and handlers:
+ * {ref, frame} from an earlier page load), delivered (ids of the messages that earlier page
+ * load showed, needed only with an outbox), backoff [first, cap] in seconds, and handlers:
  *   status(state, detail)      "connecting" | "syncing" | "online" | "reconnecting" | "offline"
  *   welcome(welcome, info)     info.firstLogin: true for the first welcome of this object
- *   message(msg, info)         info.backlog: part of the replay or history after a login
+ *   message(msg, info)         info.backlog: part of the replay or history after a login;
+ *                              info.answers: the outbox entry it acknowledges, or null;
+ *                              info.repeat: true when it is that entry's acknowledgment and
+ *                              its id was already reported (do not show it a second time)
  *   presence(user, online)     users(online, info)   history(frame)   help(text)
  *   error(code, detail, item)  item: the outbox entry the error answers, or null
  *   outbox(items)              the sends not yet answered, in order
@@ -79,8 +96,16 @@ export class ChatConnection {
     this.backoff = options.backoff ?? [0.25, 5];
     this.on = options.handlers;
     this.outbox = new Map();
+    // Messages reported so far, and the ids of those reported while some send waited:
+    // id -> count at its latest report, plus [count, id] in report order, for pruning.
+    this.reported = 0;
+    this.recent = new Map();
+    this.recentOrder = [];
     for (const item of options.outbox ?? []) {
-      this.outbox.set(item.ref, { ref: item.ref, frame: item.frame, gen: -1 });
+      this.outbox.set(item.ref, { ref: item.ref, frame: item.frame, gen: -1, since: 0 });
+    }
+    if (this.outbox.size > 0) {
+      for (const id of options.delivered ?? []) this.remember(id);
     }
     this.ws = null;
     this.gen = 0; // increases with every connection, so a frame is written once on each
@@ -121,7 +146,7 @@ export class ChatConnection {
     if (new TextEncoder().encode(frame).length > MAX_FRAME) {
       throw new RangeError("mensagem longa demais");
     }
-    const item = { ref, frame, gen: -1 };
+    const item = { ref, frame, gen: -1, since: this.reported };
     this.outbox.set(ref, item);
     if (this.ready) {
       item.gen = this.gen;
@@ -282,10 +307,16 @@ export class ChatConnection {
         console.warn("wschat: ignoring a malformed message", obj);
         return;
       }
-      this.lastId = obj.id;
       const backlog = this.backlogOpen;
+      const answers = typeof obj.ref === "string" ? this.outbox.get(obj.ref) ?? null : null;
+      const repeat = answers !== null && (this.recent.get(obj.id) ?? -1) >= answers.since;
+      if (!repeat) {
+        this.lastId = obj.id; // the answer to a resend is an older message: not the newest
+        if (this.outbox.size > 0) this.remember(obj.id);
+        this.reported += 1;
+      }
       this.acknowledge(obj.ref);
-      this.on.message(obj, { backlog });
+      this.on.message(obj, { backlog, answers, repeat });
       if (backlog) {
         this.seenInBacklog = true;
         if (obj.id === this.backlogLast) this.backlogOver(ws);
@@ -382,8 +413,26 @@ export class ChatConnection {
 
   acknowledge(ref) {
     if (typeof ref === "string" && this.outbox.delete(ref)) {
+      // Forget the ids reported before the oldest send still waiting was queued (all of
+      // them when none waits): no answer can need them any more. A Map keeps insertion
+      // order, so its first entry is the oldest send.
+      const oldest = this.outbox.values().next().value;
+      const floor = oldest !== undefined ? oldest.since : this.reported;
+      let drop = 0;
+      while (drop < this.recentOrder.length && this.recentOrder[drop][0] < floor) {
+        const [count, id] = this.recentOrder[drop];
+        if (this.recent.get(id) === count) this.recent.delete(id);
+        drop += 1;
+      }
+      if (drop > 0) this.recentOrder.splice(0, drop);
       this.on.outbox(this.pending());
       this.on.changed();
     }
+  }
+
+  /** Record that the message `id` was reported now, while some send waits. */
+  remember(id) {
+    this.recent.set(id, this.reported);
+    this.recentOrder.push([this.reported, id]);
   }
 }
