@@ -141,8 +141,7 @@ class Expect:
     """What one frame must get.
 
     ``kind``: ``error`` (``codes`` holds every acceptable code), ``message`` (a stored send:
-    ``to`` and ``text``), ``resend`` (the original of ``ref`` comes back, or nothing when
-    ``silent``), ``users``, ``help``, ``history`` (``before``/``limit``; ``maybe_invalid``
+    ``to`` and ``text``), ``resend`` (the original of ``ref`` comes back), ``users``, ``help``, ``history`` (``before``/``limit``; ``maybe_invalid``
     when a non-canonical id may be refused instead), ``close`` (``close`` code, no frame),
     ``welcome`` (``user`` is the display name), ``refused`` (one error in ``codes``, then
     4001).
@@ -158,7 +157,6 @@ class Expect:
     before: str | None = None
     limit: int = 0
     maybe_invalid: bool = False
-    silent: bool = False
     user: str = ""
     register: str | None = None  # a password login that registers this name
 
@@ -207,10 +205,9 @@ def text_faults(text: str) -> set[str]:
     return faults
 
 
-def expect_send(model: Model, me: str, text: str, to: str | None, ref: str | None,
-                shown: set[str]) -> Expect:
+def expect_send(model: Model, me: str, text: str, to: str | None, ref: str | None) -> Expect:
     if to is None and text.startswith("/"):
-        return expect_command(model, me, text, ref, shown)
+        return expect_command(model, me, text, ref)
     faults = set()
     if to is not None and NAME.fullmatch(to) is None:
         faults.add("unknown_user")
@@ -222,20 +219,18 @@ def expect_send(model: Model, me: str, text: str, to: str | None, ref: str | Non
             faults.add("unknown_user")
     if faults:
         return error(faults, ref)
-    return stored(model, me, display, text, ref, shown)
+    return stored(model, me, display, text, ref)
 
 
-def stored(model: Model, me: str, to: str | None, text: str, ref: str | None,
-           shown: set[str]) -> Expect:
+def stored(model: Model, me: str, to: str | None, text: str, ref: str | None) -> Expect:
     if ref is not None and ref in model.refs.get(key(me), {}):
-        # Accepted before: not stored again; the original comes back unless this session
-        # was already shown it with its ref (docs/protocol.md, "Refs").
-        return Expect("resend", ref=ref, silent=ref in shown)
+        # Accepted before: not stored again; the original comes back to this session, every
+        # time (PROTOCOL.md, "ref").
+        return Expect("resend", ref=ref)
     return Expect("message", ref=ref, to=to, text=text)
 
 
-def expect_command(model: Model, me: str, line: str, ref: str | None,
-                   shown: set[str]) -> Expect:
+def expect_command(model: Model, me: str, line: str, ref: str | None) -> Expect:
     word, rest = split(line[1:])
     command = word.lower()
     if command == "msg":
@@ -253,7 +248,7 @@ def expect_command(model: Model, me: str, line: str, ref: str | None,
                 faults.add("unknown_user")
         if faults:
             return error(faults, ref)
-        return stored(model, me, display, body, ref, shown)
+        return stored(model, me, display, body, ref)
     if command in ("who", "help", "logout"):
         if rest:
             return error({INVALID}, ref)
@@ -269,8 +264,7 @@ def valid_ref(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_REF and utf8_safe(value)
 
 
-def expect_live(model: Model, me: str, payload: str | bytes, binary: bool,
-                shown: set[str]) -> Expect:
+def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Expect:
     """The answer to one frame from a logged-in session (PROTOCOL.md)."""
     if binary:
         return error({INVALID}, None)
@@ -285,7 +279,7 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool,
     if kind == "refused":
         return error({INVALID}, None)
     if kind == "line":
-        return expect_send(model, me, text, None, None, shown)
+        return expect_send(model, me, text, None, None)
     assert obj is not None
     faults = set()
     raw_ref = obj.get("ref")
@@ -305,11 +299,11 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool,
             faults.add(INVALID)
         if faults:
             if isinstance(text_, str) and (to is None or isinstance(to, str)):
-                sub = expect_send(model, me, text_, to, ref, shown)
+                sub = expect_send(model, me, text_, to, ref)
                 if sub.kind == "error":
                     faults |= sub.codes
             return error(faults, ref)
-        return expect_send(model, me, text_, to, ref, shown)
+        return expect_send(model, me, text_, to, ref)
     if kind_ == "history":
         before, limit = obj.get("before"), obj.get("limit")
         if before is not None and not (isinstance(before, str) and utf8_safe(before)):
@@ -331,8 +325,8 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool,
                       maybe_invalid=not canonical)
     if faults:
         return error(faults, ref)
-    if kind_ in ("who", "help"):
-        return Expect("users" if kind_ == "who" else "help", ref=ref)
+    if kind_ == "who":  # help is a command (/help), not a frame type of the contract
+        return Expect("users", ref=ref)
     if kind_ == "logout":
         return Expect("close", close=1000)
     # A second login after welcome, valid or not; or an unknown type.
@@ -657,8 +651,8 @@ other_object = st.fixed_dictionaries(
         "n": json_scalar,
     },
 )
-# Mostly well-formed sends with refs: stored messages, resends of used refs (silent when this
-# connection already saw the original with its ref), privates to names in other spellings.
+# Mostly well-formed sends with refs: stored messages, resends of used refs (each answered with
+# the original), privates to names in other spellings.
 good_send = st.fixed_dictionaries(
     {
         "type": st.just("send"),
@@ -780,10 +774,6 @@ class Recorder:
             await asyncio.wait_for(loop(), timeout)
         except TimeoutError:
             raise AssertionError(f"{what} not within {timeout} s; frames {short(self.frames[-10:])}") from None
-
-    def shown_refs(self) -> set[str]:
-        """Refs of this user's own messages this connection was shown with their ref."""
-        return {f["ref"] for f in self.frames if f.get("type") == "message" and "ref" in f}
 
     async def close(self) -> None:
         await self.ws.close()
@@ -962,14 +952,11 @@ def check_answer(ctx: Context, frames: list[Frame], expect: Expect) -> None:
         if expect.ref is not None:
             ctx.used_refs.append(expect.ref)
     elif expect.kind == "resend":
-        if expect.silent:
-            assert frames == [], f"a resend already shown with its ref got {short(frames)}"
-        else:
-            original = ctx.model.refs[key(me)][expect.ref or ""]
-            assert len(frames) == 1, short(frames)
-            back = frames[0]
-            assert (back["type"], back["id"], back["text"], back.get("ref")) == (
-                "message", original["id"], original["text"], expect.ref), short(back)
+        original = ctx.model.refs[key(me)][expect.ref or ""]
+        assert len(frames) == 1, short(frames)
+        back = frames[0]
+        assert (back["type"], back["id"], back["text"], back.get("ref")) == (
+            "message", original["id"], original["text"], expect.ref), short(back)
     elif expect.kind == "users":
         assert len(frames) == 1 and frames[0]["type"] == "users", short(frames)
         online = frames[0]["online"]
@@ -1005,15 +992,13 @@ def describe(expect: Expect) -> str:
         return f"{expect.kind} {'/'.join(sorted(expect.codes))}"
     if expect.kind == "close":
         return f"close {expect.close}"
-    if expect.kind == "resend":
-        return "resend (silent)" if expect.silent else "resend"
     return expect.kind
 
 
 async def play_live(ctx: Context, payload: Payload) -> Expect:
     fuzzer = await ctx.fuzzer_session()
     data = render(payload, ctx)
-    expect = expect_live(ctx.model, FUZZER, data, payload.binary, fuzzer.shown_refs())
+    expect = expect_live(ctx.model, FUZZER, data, payload.binary)
     mark = len(fuzzer.frames)
     if payload.binary:
         assert isinstance(data, bytes)
@@ -1112,7 +1097,7 @@ def test_any_frame_from_a_logged_in_session(ctx: Context) -> None:
     ctx.seen.clear()
     one()
     # The strategies reach every kind of answer (each is drawn dozens of times on average).
-    assert_tried(ctx, {"close 1007", "close 1009", "message", "history", "resend (silent)",
+    assert_tried(ctx, {"close 1007", "close 1009", "message", "history", "resend",
                        "error unknown_command", "error too_long", "error invalid_message"})
     ctx.run(ctx.final_checks())
 
