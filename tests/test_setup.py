@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +54,12 @@ def test_every_test_the_readme_guarantees_table_names_exists() -> None:
     for path, name in named:
         source = (ROOT / path).read_text()
         assert not name or re.search(rf"^(async )?def {name}\(", source, re.M), f"{path}::{name}"
+
+
+def test_the_contract_copy_in_docs_is_the_shared_one() -> None:
+    copy = (ROOT / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    assert copy.startswith("# wschat wire protocol")
+    shared = ROOT.parent / "shared" / "PROTOCOL.md"
+    if not shared.exists():  # a clone on its own: the copy is all there is
+        pytest.skip("../shared/PROTOCOL.md is not beside this clone")
+    assert copy == shared.read_text(encoding="utf-8"), "copy ../shared/PROTOCOL.md to docs/"
