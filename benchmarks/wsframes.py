@@ -96,6 +96,11 @@ class FrameReader:
         self._buffer = b""
         self._inflater = zlib.decompressobj(-15) if inflate else None
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame kept from earlier ``feed`` calls."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> Iterator[tuple[bool, int, bytes]]:
         buffer = self._buffer + data if self._buffer else data
         size = len(buffer)

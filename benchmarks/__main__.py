@@ -1,0 +1,144 @@
+"""``python -m benchmarks``: run the whole benchmark (see benchmarks/README.md).
+
+Writes benchmarks/results/results.md (the table), *.png (the plots) and raw.json (every run).
+``--quick`` is a small smoke run for development; its results go to a scratch folder
+unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from . import report
+from .loadgen import new_loop, raise_file_limit
+from .run import CONTENDERS, GENERATOR_CORE, QUICK, BenchSession, Contender, Plan
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: tqdm[Any]) -> dict[str, Any]:
+    """Connect ``plan.idle_clients`` idle clients: connections/s and RSS growth per connection."""
+    session = BenchSession(contender, workers=plan.workers, deflate=deflate)
+    try:
+        await session.start()
+        await asyncio.sleep(1.0)
+        rss0 = session.rss()
+        connected = await session.connect(plan.idle_clients)
+        await asyncio.sleep(2.0)  # let the server finish what the logins started
+        rss1 = session.rss()
+        added = connected["added"]
+        per_conn = (rss1 - rss0) / added if added else None
+        return {
+            "deflate_offered": deflate,
+            "clients": added,
+            "failed": connected["failed"],
+            "connect_seconds": connected["seconds"],
+            "connects_per_s": connected["per_s"],
+            "rss_base_bytes": rss0,
+            "rss_bytes": rss1,
+            "bytes_per_conn": per_conn,
+            "max_conns_1gib": int((2**30 - rss0) / per_conn) if per_conn else None,
+        }
+    finally:
+        await session.stop()
+        bar.update()
+
+
+async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, Any]:
+    session = BenchSession(contender, workers=plan.workers)
+    steps: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"steps": steps}
+    try:
+        await session.start()
+        for n in plan.fanout_steps:
+            bar.set_postfix_str(f"{contender.key}: {n} clients")
+            connected = await session.connect(n)
+            step = await session.closed_loop(samples=plan.samples)
+            step["connect"] = connected
+            steps.append(step)
+            bar.update()
+            if n == plan.open_loop_clients:
+                bar.set_postfix_str(f"{contender.key}: 20 broadcasts/s + private")
+                result["open_loop"] = await session.open_loop()
+                bar.update()
+    finally:
+        await session.stop()
+    return result
+
+
+async def run_contender(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, Any]:
+    bar.set_postfix_str(f"{contender.key}: idle connections")
+    plain = await idle_memory(contender, plan, deflate=False, bar=bar)
+    bar.set_postfix_str(f"{contender.key}: idle connections, deflate offered")
+    deflate = await idle_memory(contender, plan, deflate=True, bar=bar)
+    return {"contender": contender.key, "idle": plain, "idle_deflate": deflate,
+            **await fanout(contender, plan, bar)}
+
+
+async def main_async(plan: Plan, keys: list[str], out: str) -> None:
+    runs: list[dict[str, Any]] = []
+    meta = report.machine_info()
+    meta["load_before"] = os.getloadavg()
+    started = time.time()
+    per_contender = 2 + len(plan.fanout_steps) + (1 if plan.open_loop_clients in plan.fanout_steps else 0)
+    with tqdm(total=plan.runs * len(keys) * per_contender, unit="phase", desc="benchmark") as bar:
+        for r in range(plan.runs):
+            order = keys if r % 2 == 0 else list(reversed(keys))  # alternate, so drift evens out
+            for key in order:
+                result = await run_contender(CONTENDERS[key], plan, bar)
+                result["run"] = r
+                runs.append(result)
+                tqdm.write(report.one_line(result))
+    meta["load_after"] = os.getloadavg()
+    meta["minutes"] = (time.time() - started) / 60
+    meta["plan"] = {k: list(v) if isinstance(v, tuple) else v for k, v in plan.__dict__.items()}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "raw.json"), "w") as f:
+        json.dump({"meta": meta, "runs": runs}, f, indent=1)
+    report.write(out, meta, runs)
+    print(f"results in {out}/results.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small N, one run (development)")
+    parser.add_argument("--runs", type=int, help="runs per contender (default 2)")
+    parser.add_argument("--only", nargs="+", choices=sorted(CONTENDERS), help="these contenders only")
+    parser.add_argument("--out", help="results folder (default benchmarks/results)")
+    parser.add_argument("--report-only", action="store_true", help="redo table and plots from raw.json")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else Plan()
+    if args.runs:
+        plan = Plan(**{**plan.__dict__, "runs": args.runs})
+    out = args.out or (os.path.join("/tmp", "wschat-bench-quick") if args.quick else RESULTS)
+    if args.report_only:
+        with open(os.path.join(out, "raw.json")) as f:
+            data = json.load(f)
+        report.write(out, data["meta"], data["runs"])
+        return 0
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {GENERATOR_CORE})
+    else:
+        print("warning: one core only; server and generator share it", file=sys.stderr)
+    raise_file_limit()
+    keys = args.only or list(CONTENDERS)
+    loop = new_loop()
+    try:
+        loop.run_until_complete(main_async(plan, keys, out))
+    finally:
+        with contextlib.suppress(Exception):
+            loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""Medians over runs, the Markdown table, the goals and the plots (benchmarks/results/)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+Run = dict[str, Any]
+
+LABELS = {
+    "wschat-memory": "wschat (:memory:)",
+    "wschat-sqlite": "wschat (SQLite)",
+    "relay-broadcast": "websockets broadcast() relay",
+    "relay-loop": "tutorial relay (await send loop)",
+    "socketio": "python-socketio (aiohttp)",
+}
+OURS = ("wschat-memory", "wschat-sqlite")
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("websockets", "python-socketio", "python-engineio", "aiohttp", "uvloop"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "commit": commit,
+    }
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _by_contender(runs: list[Run]) -> dict[str, list[Run]]:
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run["contender"], []).append(run)
+    return {k: grouped[k] for k in LABELS if k in grouped}
+
+
+def _step(run: Run, clients: int) -> dict[str, Any] | None:
+    for step in run["steps"]:
+        if step["connect"]["added"] and step["clients"] >= clients and step["clients"] < clients * 1.05 + 10:
+            return step  # type: ignore[no-any-return]
+    return None
+
+
+def _step_median(runs: list[Run], clients: int, key: str) -> float | None:
+    return _median([s[key] for r in runs if (s := _step(r, clients)) is not None])
+
+
+def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None:
+    """Deliveries per server CPU-second over every sweep step from ``min_clients`` up, per run;
+    the median over runs."""
+    values = []
+    for run in runs:
+        steps = [s for s in run["steps"] if s["clients"] >= min_clients * 0.95]
+        cpu = sum(s["server_cpu_s"] for s in steps)
+        deliveries = sum(s["deliveries"] for s in steps)
+        if cpu > 0:
+            values.append(deliveries / cpu)
+    return _median(values)
+
+
+def _threshold(runs: list[Run], limit_ms: float) -> str:
+    """Clients at the first sweep step whose per-broadcast p95 RTT passes ``limit_ms``
+    (median over runs of that step's p95)."""
+    steps = sorted({s["clients"] // 10 * 10 for r in runs for s in r["steps"]})
+    for n in steps:
+        p95 = _step_median(runs, n, "rtt_p95_ms")
+        if p95 is not None and p95 > limit_ms:
+            return f"{n:,}"
+    return f"> {steps[-1]:,}" if steps else "-"
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def one_line(run: Run) -> str:
+    last = run["steps"][-1] if run["steps"] else {}
+    ol = run.get("open_loop", {})
+    return (
+        f"{run['contender']}: {run['idle']['connects_per_s']:.0f} conn/s, "
+        f"{(run['idle']['bytes_per_conn'] or 0) / 1024:.1f} KiB/conn; at {last.get('clients')} clients "
+        f"{last.get('deliveries_per_s', 0):.0f} deliveries/s, {_fmt(last.get('cpu_us_per_delivery'), '.2f')} "
+        f"CPU us/delivery, p99 {_fmt(last.get('lat_p99_ms'))} ms, gen load {_fmt(last.get('generator_load'), '.2f')}; "
+        f"open loop p99 {_fmt(ol.get('lat_p99_ms'))} ms, private p99 {_fmt(ol.get('private_p99_ms'), '.2f')} ms"
+    )
+
+
+def goals(grouped: dict[str, list[Run]], table_max: int) -> list[tuple[str, str, bool | None]]:
+    """(goal, measured, met) for every goal of issue 6, per store of ours."""
+    out: list[tuple[str, str, bool | None]] = []
+    relay = grouped.get("relay-broadcast", [])
+    sio = grouped.get("socketio", [])
+    eff_relay = _pooled_efficiency(relay)
+    eff_sio = _pooled_efficiency(sio)
+    relay_ol = _median([r.get("open_loop", {}).get("lat_p99_ms") for r in relay])
+    for key in OURS:
+        runs = grouped.get(key)
+        if not runs:
+            continue
+        name = LABELS[key]
+        eff = _pooled_efficiency(runs)
+        if eff and eff_relay:
+            ratio = eff / eff_relay
+            out.append((f"{name}: deliveries per server CPU-s >= 1.0x websockets broadcast() relay",
+                        f"{ratio:.2f}x ({eff:,.0f} vs {eff_relay:,.0f})", ratio >= 1.0))
+        if eff and eff_sio:
+            ratio = eff / eff_sio
+            out.append((f"{name}: deliveries per server CPU-s >= 4.5x python-socketio",
+                        f"{ratio:.2f}x ({eff:,.0f} vs {eff_sio:,.0f})", ratio >= 4.5))
+        ol = _median([r.get("open_loop", {}).get("lat_p99_ms") for r in runs])
+        if ol is not None and relay_ol is not None:
+            out.append((f"{name}: broadcast p99 at 1,000 clients (20/s) <= relay's",
+                        f"{ol:.1f} ms vs {relay_ol:.1f} ms", ol <= relay_ol))
+        p99 = _step_median(runs, table_max, "lat_p99_ms")
+        if p99 is not None:
+            out.append((f"{name}: broadcast p99 at {table_max:,} clients <= 150 ms", f"{p99:.1f} ms", p99 <= 150))
+        private = _median([r.get("open_loop", {}).get("private_p99_ms") for r in runs])
+        if private is not None:
+            out.append((f"{name}: private p99 under broadcast load <= 5 ms", f"{private:.2f} ms", private <= 5))
+        mem = _median([r["idle"]["bytes_per_conn"] for r in runs])
+        if mem is not None:
+            out.append((f"{name}: <= 16 KiB per idle connection (no compression)", f"{mem / 1024:.1f} KiB", mem <= 16 * 1024))
+    return out
+
+
+def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
+    grouped = _by_contender(runs)
+    plan = meta.get("plan", {})
+    table_steps = plan.get("table_steps", [100, 1000, 5000, 10000])
+    lines: list[str] = []
+    add = lines.append
+    versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
+    add("# wschat benchmark results\n")
+    add(f"- date: {meta.get('date')}; commit {meta.get('commit')}; {meta.get('minutes', 0):.0f} minutes")
+    add(f"- machine: {meta.get('cpu')}, {meta.get('cores')} cores, {meta.get('memory_gib')} GiB, Linux {meta.get('kernel')}; "
+        f"load average before {_loads(meta.get('load_before'))}, after {_loads(meta.get('load_after'))}")
+    add(f"- Python {meta.get('python')}; {versions}")
+    add(f"- {plan.get('runs')} runs per contender, alternating; every figure is the median over runs. "
+        "Server pinned to core 0, load generator (4 processes + coordinator) to core 1.\n")
+
+    add("## Broadcast fan-out (4 broadcasts in flight, 100 samples per step)\n")
+    add("| server | clients | deliveries/s | p50 ms | p95 ms | p99 ms | server CPU µs/delivery | deliveries per CPU-s | generator load |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key, rs in grouped.items():
+        for n in table_steps:
+            med = _stepper(rs, n)
+            add(f"| {LABELS[key]} | {n:,} | {_fmt(med('deliveries_per_s'), ',.0f')} | {_fmt(med('lat_p50_ms'))} | "
+                f"{_fmt(med('lat_p95_ms'))} | {_fmt(med('lat_p99_ms'))} | {_fmt(med('cpu_us_per_delivery'), '.2f')} | "
+                f"{_fmt(med('deliveries_per_cpu_s'), ',.0f')} | {_fmt(med('generator_load'), '.0%')} |")
+    add("")
+    add("Latency is from the send until each client has the message (every delivery counts). "
+        "Generator load is the generator's CPU seconds per second of the step (1.0 = its whole core).\n")
+
+    add("## websocket-shootout sweep (clients where the per-broadcast p95 passes a limit)\n")
+    add("| server | p95 > 250 ms at | p95 > 500 ms at | deliveries per server CPU-s (steps ≥ 1,000 clients) |")
+    add("| --- | ---: | ---: | ---: |")
+    for key, rs in grouped.items():
+        add(f"| {LABELS[key]} | {_threshold(rs, 250)} | {_threshold(rs, 500)} | {_fmt(_pooled_efficiency(rs), ',.0f')} |")
+    add("")
+
+    add("## 1,000 clients, 20 broadcasts/s, private messages meanwhile (50/s between two other users)\n")
+    add("| server | broadcast p50 ms | p95 ms | p99 ms | private p50 ms | private p99 ms | generator load |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key, rs in grouped.items():
+        def ol(name: str, rs: list[Run] = rs) -> float | None:
+            return _median([r.get("open_loop", {}).get(name) for r in rs])
+        add(f"| {LABELS[key]} | {_fmt(ol('lat_p50_ms'))} | {_fmt(ol('lat_p95_ms'))} | {_fmt(ol('lat_p99_ms'))} | "
+            f"{_fmt(ol('private_p50_ms'), '.2f')} | {_fmt(ol('private_p99_ms'), '.2f')} | {_fmt(ol('generator_load'), '.0%')} |")
+    add("")
+
+    idle_n = plan.get("idle_clients", 10000)
+    add(f"## Connections ({idle_n:,} idle clients)\n")
+    add("| server | connections/s | KiB per idle connection | KiB, client offers deflate | most connections in 1 GiB |")
+    add("| --- | ---: | ---: | ---: | ---: |")
+    for key, rs in grouped.items():
+        def idle(name: str, part: str = "idle", rs: list[Run] = rs) -> float | None:
+            return _median([r[part][name] for r in rs])
+        kib = idle("bytes_per_conn")
+        kib_d = idle("bytes_per_conn", "idle_deflate")
+        add(f"| {LABELS[key]} | {_fmt(idle('connects_per_s'), ',.0f')} | {_fmt(kib and kib / 1024)} | "
+            f"{_fmt(kib_d and kib_d / 1024)} | {_fmt(idle('max_conns_1gib'), ',.0f')} |")
+    add("")
+    add("Most connections in 1 GiB is extrapolated: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
+
+    add("## Goals (issue 6)\n")
+    add("| goal | measured | met |")
+    add("| --- | --- | --- |")
+    for goal, measured, met in goals(grouped, max(table_steps)):
+        add(f"| {goal} | {measured} | {'yes' if met else 'MISSED'} |")
+    add("")
+    add("Plots: fanout_throughput.png, fanout_cpu.png, fanout_latency.png, connections.png.")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    _plots(out, grouped)
+
+
+def _stepper(rs: list[Run], n: int) -> Callable[[str], float | None]:
+    return lambda key: _step_median(rs, n, key)
+
+
+def _loads(loads: Sequence[float] | None) -> str:
+    return "?" if not loads else " / ".join(f"{x:.2f}" for x in loads)
+
+
+def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
+    steps = sorted({s["clients"] // 10 * 10 for rs in grouped.values() for r in rs for s in r["steps"]})
+
+    def series(rs: list[Run], key: str) -> tuple[list[int], list[float]]:
+        xs, ys = [], []
+        for n in steps:
+            v = _step_median(rs, n, key)
+            if v is not None:
+                xs.append(n)
+                ys.append(v)
+        return xs, ys
+
+    def line_plot(name: str, key: str, ylabel: str, title: str, log: bool = False,
+                  limits: Sequence[float] = ()) -> None:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for contender, rs in grouped.items():
+            xs, ys = series(rs, key)
+            ax.plot(xs, ys, marker="o", label=LABELS[contender])
+        for limit in limits:
+            ax.axhline(limit, color="grey", linestyle="--", linewidth=0.8)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("connected clients")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
+
+    line_plot("fanout_throughput.png", "deliveries_per_s", "deliveries per second",
+              "Broadcast fan-out throughput (4 in flight)")
+    line_plot("fanout_cpu.png", "cpu_us_per_delivery", "server CPU µs per delivery",
+              "Server CPU per delivery (lower is better)")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for contender, rs in grouped.items():
+        xs, ys = series(rs, "lat_p99_ms")
+        axes[0].plot(xs, ys, marker="o", label=LABELS[contender])
+        xs, ys = series(rs, "rtt_p95_ms")
+        axes[1].plot(xs, ys, marker="o", label=LABELS[contender])
+    axes[0].set_title("p99 latency per delivery")
+    axes[1].set_title("p95 time until every client has a broadcast")
+    for ax, limits in ((axes[0], (150,)), (axes[1], (250, 500))):
+        for limit in limits:
+            ax.axhline(limit, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("connected clients")
+        ax.set_ylabel("ms")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "fanout_latency.png"), dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [LABELS[k] for k in grouped]
+    plain = [(_median([r["idle"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
+    deflate = [(_median([r["idle_deflate"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
+    rate = [_median([r["idle"]["connects_per_s"] for r in rs]) or 0 for rs in grouped.values()]
+    x = range(len(names))
+    axes[0].bar([i - 0.2 for i in x], plain, width=0.4, label="no compression")
+    axes[0].bar([i + 0.2 for i in x], deflate, width=0.4, label="client offers deflate")
+    axes[0].axhline(16, color="grey", linestyle="--", linewidth=0.8)
+    axes[0].set_ylabel("KiB per idle connection (RSS growth)")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(list(x), rate)
+    axes[1].set_ylabel("connections per second")
+    for ax in axes:
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "connections.png"), dpi=110)
+    plt.close(fig)

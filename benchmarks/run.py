@@ -1,0 +1,468 @@
+"""The coordinator: starts each contender pinned to its core, steers the generator, measures.
+
+One *session* is one server process plus the generator's worker processes. Each contender
+run uses three sessions (see benchmarks/README.md for the workload):
+
+1. ``connect``: connect 10,000 idle clients as fast as the server takes them (connections/s),
+   then RSS growth per connection and the extrapolated most connections within 1 GiB;
+2. ``deflate``: the same idle clients, each offering permessage-deflate (memory only);
+3. ``fanout``: clients added in steps; at each step 100 broadcasts with 4 in flight (the
+   websocket-shootout sample), and at 1,000 clients an open-loop phase of 20 broadcasts/s
+   with private messages between two other users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import psutil
+
+from .loadgen import (
+    Client,
+    ClientSpec,
+    LoginPlan,
+    Sink,
+    open_client,
+    raise_file_limit,
+    stamp,
+    worker_main,
+)
+
+SERVER_CORE = 0
+GENERATOR_CORE = 1
+USERS = tuple(f"u{i:02d}" for i in range(20))
+PASSWORD = "bench-password"
+STEP_TIMEOUT = 40.0  # seconds: a closed-loop step stops issuing broadcasts after this
+BROADCAST_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A server to measure: how to start it and which client dialect it speaks."""
+
+    key: str
+    label: str
+    dialect: str
+    argv: Callable[[str], list[str]]  # given a scratch folder
+
+
+def _wschat(db: str | None) -> Callable[[str], list[str]]:
+    def argv(scratch: str) -> list[str]:
+        path = ":memory:" if db is None else os.path.join(scratch, db)
+        return [sys.executable, "-m", "wschat", "serve", "--port", "0", "--db", path,
+                "--rate-limit", "0", "--log-level", "warning"]
+    return argv
+
+
+def _peer(kind: str) -> Callable[[str], list[str]]:
+    return lambda scratch: [sys.executable, "-m", "benchmarks.peers", kind]
+
+
+CONTENDERS: dict[str, Contender] = {
+    c.key: c
+    for c in [
+        Contender("wschat-memory", "wschat (--db :memory:)", "wschat", _wschat(None)),
+        Contender("wschat-sqlite", "wschat (SQLite file)", "wschat", _wschat("bench.db")),
+        Contender("relay-broadcast", "websockets broadcast() relay", "relay", _peer("relay-broadcast")),
+        Contender("relay-loop", "tutorial relay (await send loop)", "relay", _peer("relay-loop")),
+        Contender("socketio", "python-socketio (aiohttp)", "socketio", _peer("socketio")),
+    ]
+}
+
+
+def _pin_server() -> None:  # runs in the server's child process before exec
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {SERVER_CORE})
+    raise_file_limit()
+
+
+class NullSink(Sink):
+    pass
+
+
+@dataclass
+class PrivateSink(Sink):
+    latencies: list[int] = field(default_factory=list)
+    record: bool = False
+
+    def on_private(self, number: int, sent_ns: int, now: int) -> None:
+        if self.record:
+            self.latencies.append(now - sent_ns)
+
+
+@dataclass
+class Pending:
+    remaining: int
+    sent_ns: int
+    last_ns: int
+    future: asyncio.Future[int]
+
+
+class BenchSession:
+    """One server process and the generator's workers connected to it."""
+
+    def __init__(self, contender: Contender, *, workers: int, deflate: bool = False) -> None:
+        self.contender = contender
+        self.deflate = deflate
+        self.n_workers = workers
+        self.server: subprocess.Popen[str] | None = None
+        self.server_ps: psutil.Process | None = None
+        self.scratch = tempfile.TemporaryDirectory(prefix="wschat-bench-")
+        self.pipes: list[Connection] = []
+        self.procs: list[Any] = []
+        self.replies: list[asyncio.Queue[tuple[Any, ...]]] = []
+        self.live: list[int] = []
+        self.pending: dict[int, Pending] = {}
+        self.next_bid = 1
+        self.clients = 0
+        self.spec: ClientSpec | None = None
+        self.plan: LoginPlan | None = None
+        self.sender: Client | None = None
+        self.private_from: Client | None = None
+        self.private_sink = PrivateSink()
+        self.setup: list[Client] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        argv = self.contender.argv(self.scratch.name)
+        stderr = open(os.path.join(self.scratch.name, "server.err"), "w")
+        self.server = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True, preexec_fn=_pin_server,
+            cwd=os.getcwd(),
+        )
+        assert self.server.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.server.stdout.readline), 30)
+        match = re.search(r"(?::|listening on )(\d+)(?:/ws)?\s*$", line)
+        if match is None:
+            raise RuntimeError(f"{self.contender.key} did not start: {line!r}")
+        port = int(match.group(1))
+        self.server_ps = psutil.Process(self.server.pid)
+        self.spec = ClientSpec(self.contender.dialect, "127.0.0.1", port, self.deflate)
+        await self._start_workers()
+        await self._setup_users()
+
+    async def _start_workers(self) -> None:
+        assert self.spec is not None
+        ctx = mp.get_context("spawn")
+        loop = asyncio.get_running_loop()
+        for w in range(self.n_workers):
+            ours, theirs = ctx.Pipe()
+            core = GENERATOR_CORE if _two_cores() else None
+            proc = ctx.Process(
+                target=worker_main, args=(theirs, self.spec, f"127.0.0.{2 + w}", core), daemon=True
+            )
+            proc.start()
+            theirs.close()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+            self.replies.append(asyncio.Queue())
+            self.live.append(0)
+            loop.add_reader(ours.fileno(), self._on_pipe, w)
+            os.set_blocking(ours.fileno(), True)  # see Worker.run
+
+    def _on_pipe(self, w: int) -> None:
+        pipe = self.pipes[w]
+        try:
+            while pipe.poll():
+                message = pipe.recv()
+                if message[0] == "done":
+                    self._on_done(message[1], message[2])
+                else:
+                    self.replies[w].put_nowait(message)
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(pipe.fileno())
+
+    def _on_done(self, bid: int, last_ns: int) -> None:
+        pending = self.pending.get(bid)
+        if pending is None:
+            return
+        pending.last_ns = max(pending.last_ns, last_ns)
+        pending.remaining -= 1
+        if pending.remaining <= 0 and not pending.future.done():
+            pending.future.set_result(pending.last_ns)
+
+    async def _ask_all(self, message: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        for pipe in self.pipes:
+            pipe.send(message)
+        return [await q.get() for q in self.replies]
+
+    async def _setup_users(self) -> None:
+        """wschat: one password login per user (20 users, plus the sender and the private
+        pair), keeping the tokens for every later login. Peers: names only."""
+        spec = self.spec
+        assert spec is not None
+        null = NullSink()
+        if spec.dialect == "wschat":
+            def password(user: str) -> bytes:
+                return f'{{"type":"login","user":"{user}","password":"{PASSWORD}"}}'.encode()
+
+            logins = await asyncio.gather(*(
+                open_client(spec, null, name=u, first_frame=password(u)) for u in USERS
+            ))
+            tokens = tuple(str(c.welcome["token"]) for c in logins if c.welcome is not None)
+            for c in logins:
+                c.abort()
+            self.plan = LoginPlan(USERS, tokens)
+            sender_login = self.plan.login_frame(0)
+            self.sender = await open_client(spec, null, name=USERS[0], first_frame=sender_login)
+            self.private_from = await open_client(spec, null, name="pa", first_frame=password("pa"))
+            await open_client(spec, self.private_sink, name="pb", first_frame=password("pb"))
+        else:
+            self.plan = LoginPlan(tuple(f"c{i}" for i in range(20_000)), ())
+            self.sender = await open_client(spec, null, name="sender")
+            self.private_from = await open_client(spec, null, name="pa")
+            await open_client(spec, self.private_sink, name="pb")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ask_all(("close",)), 20)
+        loop = asyncio.get_running_loop()
+        for pipe in self.pipes:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(pipe.fileno())
+            pipe.close()
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+        if self.server is not None:
+            self.server.terminate()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.server.wait), 10)
+            except TimeoutError:
+                self.server.kill()
+                await asyncio.to_thread(self.server.wait)
+        self.scratch.cleanup()
+
+    # -- measurements ---------------------------------------------------------------------
+
+    def rss(self) -> int:
+        assert self.server_ps is not None
+        return int(self.server_ps.memory_info().rss)
+
+    def server_cpu(self) -> float:
+        assert self.server_ps is not None
+        t = self.server_ps.cpu_times()
+        return float(t.user + t.system)
+
+    def generator_cpu(self) -> float:
+        total = 0.0
+        for pid in [os.getpid(), *(p.pid for p in self.procs)]:
+            with contextlib.suppress(psutil.Error):
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+        return total
+
+    async def connect(self, total: int) -> dict[str, float]:
+        """Add clients until ``total`` are connected; spread evenly over the workers."""
+        assert self.plan is not None
+        add = total - self.clients
+        shares = [add // self.n_workers + (1 if w < add % self.n_workers else 0)
+                  for w in range(self.n_workers)]
+        start = time.perf_counter()
+        first = self.clients
+        for w, share in enumerate(shares):
+            self.pipes[w].send(("connect", first, share, self.plan))
+            first += share
+        replies = [await q.get() for q in self.replies]
+        seconds = time.perf_counter() - start
+        ok = sum(r[1] for r in replies)
+        failed = sum(r[2] for r in replies)
+        for w, r in enumerate(replies):
+            self.live[w] += r[1]
+        self.clients += ok
+        return {"added": ok, "failed": failed, "seconds": seconds, "per_s": ok / seconds if seconds else 0.0}
+
+    async def _arm(self, count_from: int, record_from: int) -> None:
+        await self._ask_all(("arm", count_from, record_from))
+
+    async def _collect(self) -> tuple[np.ndarray[Any, Any], int]:
+        replies = await self._ask_all(("collect",))
+        arrays = [np.frombuffer(r[1], dtype=np.int64) for r in replies]
+        lost = sum(int(r[3]) for r in replies)
+        for w, r in enumerate(replies):
+            self.live[w] = int(r[2])
+        latencies = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
+        return latencies, lost
+
+    def _broadcast(self) -> tuple[int, asyncio.Future[int]]:
+        """Send one stamped broadcast; the future gets the time the last client had it."""
+        assert self.sender is not None
+        bid = self.next_bid
+        self.next_bid += 1
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        remaining = sum(1 for n in self.live if n > 0)
+        sent = time.monotonic_ns()
+        self.pending[bid] = Pending(remaining, sent, 0, future)
+        if remaining == 0:
+            future.set_result(sent)
+        assert self.spec is not None
+        self.sender.send_text(_broadcast_stamp_frame(self.spec.dialect, stamp("B", bid, sent)))
+        return bid, future
+
+    async def closed_loop(self, samples: int = 100, warmup: int = 10, in_flight: int = 4,
+                          min_seconds: float = 2.0) -> dict[str, Any]:
+        """The websocket-shootout sample: ``samples`` broadcasts (more if they take less than
+        ``min_seconds``, so that CPU times are not below the clock tick), ``in_flight`` at a
+        time; a broadcast's RTT ends when the last client has it."""
+        base = self.next_bid
+        await self._arm(base, base + warmup)
+        gate = asyncio.Semaphore(in_flight)
+        rtts: list[float] = []
+        timeouts = 0
+        marks: dict[str, float] = {}
+        tasks: list[asyncio.Task[None]] = []
+
+        async def one(bid: int, sent: int, future: asyncio.Future[int]) -> None:
+            nonlocal timeouts
+            try:
+                last = await asyncio.wait_for(future, BROADCAST_TIMEOUT)
+                if bid >= base + warmup:
+                    rtts.append((last - sent) / 1e6)
+            except TimeoutError:
+                timeouts += 1
+            finally:
+                self.pending.pop(bid, None)
+                gate.release()
+
+        deadline = time.monotonic() + STEP_TIMEOUT
+        k = 0
+        while True:
+            await gate.acquire()
+            if k == warmup:
+                marks["t0"], marks["cpu0"], marks["gen0"] = time.monotonic(), self.server_cpu(), self.generator_cpu()
+            now = time.monotonic()
+            if k > warmup and (now > deadline or (k >= warmup + samples and now - marks["t0"] >= min_seconds)):
+                gate.release()
+                break
+            k += 1
+            bid, future = self._broadcast()
+            tasks.append(asyncio.create_task(one(bid, self.pending[bid].sent_ns, future)))
+        await asyncio.gather(*tasks)
+        seconds = time.monotonic() - marks["t0"]
+        cpu = self.server_cpu() - marks["cpu0"]
+        gen = self.generator_cpu() - marks["gen0"]
+        latencies, lost = await self._collect()
+        deliveries = int(latencies.size)
+        return {
+            "clients": self.clients,
+            "samples": len(rtts),
+            "timeouts": timeouts,
+            "lost_clients": lost,
+            "deliveries": deliveries,
+            "seconds": seconds,
+            "deliveries_per_s": deliveries / seconds if seconds else 0.0,
+            "server_cpu_s": cpu,
+            "cpu_us_per_delivery": 1e6 * cpu / deliveries if deliveries else None,
+            "deliveries_per_cpu_s": deliveries / cpu if cpu else None,
+            "generator_cpu_s": gen,
+            "generator_load": gen / seconds if seconds else None,
+            **_percentiles("lat", latencies / 1e6),
+            **_percentiles("rtt", np.asarray(rtts)),
+        }
+
+    async def open_loop(self, rate: float = 20.0, seconds: float = 10.0, private_rate: float = 50.0,
+                        warmup: float = 1.0) -> dict[str, Any]:
+        """Broadcasts at a fixed rate (not waiting for each other), and private messages from
+        ``pa`` to ``pb`` at ``private_rate`` meanwhile; latencies after ``warmup`` seconds."""
+        assert self.private_from is not None and self.spec is not None
+        base = self.next_bid
+        await self._arm(base, base + int(rate * warmup))
+        sink = self.private_sink
+        sink.latencies.clear()
+        futures: list[asyncio.Future[int]] = []
+        start = time.monotonic()
+        total = warmup + seconds
+        next_b = next_p = 0.0
+        marks: dict[str, float] = {}
+        number = 0
+        while True:
+            now = time.monotonic() - start
+            if now >= total:
+                break
+            if "t0" not in marks and now >= warmup:
+                marks["t0"], marks["cpu0"], marks["gen0"] = time.monotonic(), self.server_cpu(), self.generator_cpu()
+                sink.record = True
+            if now >= next_b:
+                futures.append(self._broadcast()[1])
+                next_b += 1 / rate
+            if now >= next_p:
+                number += 1
+                text = stamp("P", number % 1_000_000, time.monotonic_ns())
+                self.private_from.send_text(_private_frame(self.spec.dialect, "pb", text))
+                next_p += 1 / private_rate
+            await asyncio.sleep(max(0.0, min(next_b, next_p) - (time.monotonic() - start)))
+        sink.record = False
+        _, not_done = await asyncio.wait(futures, timeout=BROADCAST_TIMEOUT)
+        for bid in range(base, self.next_bid):
+            self.pending.pop(bid, None)
+        elapsed = time.monotonic() - marks["t0"]
+        cpu = self.server_cpu() - marks["cpu0"]
+        gen = self.generator_cpu() - marks["gen0"]
+        latencies, lost = await self._collect()
+        return {
+            "clients": self.clients,
+            "rate": rate,
+            "broadcasts": len(futures),
+            "timeouts": len(not_done),
+            "lost_clients": lost,
+            "deliveries": int(latencies.size),
+            "server_cpu_s": cpu,
+            "generator_load": gen / elapsed if elapsed else None,
+            **_percentiles("lat", latencies / 1e6),
+            "private_samples": len(sink.latencies),
+            **_percentiles("private", np.asarray(sink.latencies) / 1e6),
+        }
+
+
+def _private_frame(dialect: str, to: str, text: str) -> str:
+    if dialect == "wschat":
+        return f'{{"type":"send","to":"{to}","text":"{text}"}}'
+    if dialect == "socketio":
+        return f'42["private",{{"to":"{to}","text":"{text}"}}]'
+    return f"@{to} {text}"
+
+
+def _percentiles(prefix: str, values: np.ndarray[Any, Any]) -> dict[str, float | None]:
+    if values.size == 0:
+        return {f"{prefix}_p50_ms": None, f"{prefix}_p95_ms": None, f"{prefix}_p99_ms": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {f"{prefix}_p50_ms": float(p50), f"{prefix}_p95_ms": float(p95), f"{prefix}_p99_ms": float(p99)}
+
+
+def _two_cores() -> bool:
+    return len(os.sched_getaffinity(0) | {SERVER_CORE, GENERATOR_CORE}) >= 2 and (os.cpu_count() or 1) >= 2
+
+
+def _broadcast_stamp_frame(dialect: str, text: str) -> str:
+    return f'42["message","{text}"]' if dialect == "socketio" else text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The fixed workload (benchmarks/README.md)."""
+
+    fanout_steps: Sequence[int] = (100, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000)
+    table_steps: Sequence[int] = (100, 1000, 5000, 10_000)
+    idle_clients: int = 10_000
+    open_loop_clients: int = 1000
+    samples: int = 100
+    workers: int = 4
+    runs: int = 2
+
+
+QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000, samples=30, runs=1)
