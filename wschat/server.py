@@ -13,9 +13,10 @@ One connection goes through three phases:
    whole burst to the store in one commit *before* fanning out, so nothing a client got
    back with an id can be lost by a crash of the process.
 
-Fan-out writes each distinct frame once per group of sessions with ``broadcast`` and never
-waits for a slow reader: a connection whose unsent bytes pass ``max_pending`` is closed
-with 4008 instead, so it cannot slow anyone else.
+Fan-out encodes each distinct frame once and gives each connection ONE write per burst, the
+same bytes for every session that gets the same frames (see wschat/fanout.py for why sharing
+frame bytes is safe). It never waits for a slow reader: a connection whose unsent bytes pass
+``max_pending`` is closed with 4008 instead, so it cannot slow anyone else.
 
 Where entries and presence changes come from is the bus's business (:mod:`wschat.bus`): with
 one process the writer delivers what it appended; with several processes on Redis each one
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -49,6 +50,7 @@ from .accounts import (
     verify_password,
 )
 from .bus import Bus, Joined, LocalBus
+from .fanout import Burst, text_frame, write_frames
 from .model import Draft, Entry, log_order
 from .names import name_key
 from .ratelimit import FailureLimiter, TokenBucket
@@ -151,6 +153,9 @@ class ChatServer:
             self.config.login_failures_per_address, self.config.login_failure_window
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The sessions with ``catching_up`` set, so that a public message finds them without
+        #: a pass over every session.
+        self._catching_up: set[Session] = set()
         self._server: Server | None = None
         self.port: int = 0
 
@@ -394,6 +399,7 @@ class ChatServer:
     async def _catch_up(self, session: Session, resume: proto.Resume | None) -> None:
         """Register for live traffic, send welcome and the backlog, then go live (see module doc)."""
         first = self.presence.open(session.user, session)
+        self._catching_up.add(session)
         self._by_sid[session.sid] = session
         joined = await self.bus.join(session.user, session.key, session.sid, first)
         await self._hook("registered", session)
@@ -441,6 +447,7 @@ class ChatServer:
                 elif floor is None or log_order(item.id) > floor:
                     await ws.send(proto.message_frame(item))
         session.catching_up = False  # no await since the buffer was seen empty
+        self._catching_up.discard(session)
 
     async def _backlog(
         self, session: Session, resume: proto.Resume | None, last: str | None
@@ -555,24 +562,30 @@ class ChatServer:
                         draft.ref))
                 continue
             tailed = self.bus.tails_log
+            # The whole burst is built and written without an await: no session can come
+            # or go in between, and each connection gets one write with its frames in order.
+            burst: Burst[Session] = Burst()
             for (_, session), result in zip(batch, results, strict=True):
                 if tailed and result.created:
                     continue  # it comes back through the bus, to every process
-                self._publish(session, result)
+                self._publish(session, result, burst)
+            self._write_burst(burst)
 
     # ------------------------------------------------------------------ the bus's sink
 
     def deliver(self, entry: Entry, origin: str | None) -> None:
         """A new log entry from the bus: route it; ``origin`` (a session id) gets its ref."""
         sender = self._by_sid.get(origin) if origin is not None else None
-        self._publish(sender, Appended(entry, True))
+        burst: Burst[Session] = Burst()
+        self._publish(sender, Appended(entry, True), burst)
+        self._write_burst(burst)
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
         """A user came or went: tell the sessions of every other user here."""
         key = name_key(user)
         self._send_live(self.presence.others(key), proto.presence_frame(user, online), event_id)
 
-    def _publish(self, sender: Session | None, result: Appended) -> None:
+    def _publish(self, sender: Session | None, result: Appended, burst: Burst[Session]) -> None:
         """Route a new entry to its sessions (``sender`` alone gets its ref); answer a resend.
 
         ``result.created`` False is a resend of a ref the store already accepted from this
@@ -583,22 +596,43 @@ class ChatServer:
         entry = result.entry
         if not result.created:
             if sender is not None:
-                self._write(sender, proto.message_frame(entry, entry.ref))
+                burst.to_one(sender, text_frame(proto.message_frame(entry, entry.ref)))
             return
-        plain = proto.message_frame(entry)
-        live: list[Session] = []
+        plain = text_frame(proto.message_frame(entry))
+        mine = None
+        if sender is not None and entry.ref is not None:
+            mine = text_frame(proto.message_frame(entry, entry.ref))
+        if entry.to is None:  # public: every session, without a pass over them here
+            for session in self._catching_up:
+                if session is not sender or mine is None:
+                    session.buffer.append(entry)
+            if sender is not None and mine is not None:
+                burst.to_everyone_but(sender, plain, mine)
+            else:
+                burst.to_everyone(plain)
+            return
         for session in targets(entry, self.presence):
-            if session is sender and entry.ref is not None:
-                self._write(sender, proto.message_frame(entry, entry.ref))
+            if session is sender and mine is not None:
+                burst.to_one(session, mine)
             elif session.catching_up:
                 session.buffer.append(entry)
             else:
-                live.append(session)
-        self._write_many(live, plain)
+                burst.to_one(session, plain)
+
+    def _write_burst(self, burst: Burst[Session]) -> None:
+        """One write per live session: the shared frames, or the session's own."""
+        shared, own = burst.joined()
+        if shared:
+            for session in self.presence.all_sessions():
+                if not session.catching_up and session not in own:
+                    self._put(session, shared)
+        for session, data in own.items():
+            self._put(session, data)
 
     async def _leave(self, session: Session) -> None:
         """Unregister the session; the user's last session going away announces offline."""
         session.closing = True
+        self._catching_up.discard(session)
         log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
         self._by_sid.pop(session.sid, None)
         last = self.presence.close(session)
@@ -608,21 +642,23 @@ class ChatServer:
 
     # ------------------------------------------------------------------ writing
 
+    def _put(self, session: Session, data: bytes) -> None:
+        """Write encoded frames to one session without waiting; past ``max_pending`` unsent
+        bytes the session is closed with 4008 instead."""
+        if session.closing or not write_frames(session.ws, data):
+            return
+        if session.ws.transport.get_write_buffer_size() > self.config.max_pending:
+            self._close_slow(session)
+
     def _write(self, session: Session, frame: str) -> None:
         """Queue one frame for one session without waiting (bounded by ``max_pending``)."""
-        self._write_many((session,), frame)
+        self._put(session, text_frame(frame))
 
     def _write_many(self, sessions: Sequence[Session], frame: str) -> None:
         """Write the same frame to many live sessions, encoding it once, never waiting."""
-        open_sessions = [s for s in sessions if not s.closing]
-        if not open_sessions:
-            return
-        broadcast([s.ws for s in open_sessions], frame)
-        limit = self.config.max_pending
-        for session in open_sessions:
-            transport = session.ws.transport
-            if transport is not None and transport.get_write_buffer_size() > limit:
-                self._close_slow(session)
+        data = text_frame(frame)
+        for session in sessions:
+            self._put(session, data)
 
     def _send_live(
         self, sessions: Iterable[Session], frame: str, event_id: str | None = None
