@@ -50,7 +50,7 @@ from .accounts import (
     verify_password,
 )
 from .bus import Bus, Joined, LocalBus
-from .fanout import Burst, text_frame, write_frames
+from .fanout import Burst, Deferred, text_frame, write_frames
 from .model import Draft, Entry, log_order
 from .names import name_key
 from .ratelimit import FailureLimiter, TokenBucket
@@ -68,6 +68,14 @@ CLOSE_SLOW = 4008
 
 #: Most sends appended in one commit; a burst larger than this takes several commits.
 MAX_BATCH = 1024
+
+#: Sessions written to between two looks at other work while a broadcast is written out
+#: (so that a private message never waits for a whole 10,000-connection broadcast).
+FLUSH_CHUNK = 32
+
+#: The writer takes no new burst while some session is owed more than this many bytes of
+#: broadcasts not yet written out: senders slow down instead of the server's memory growing.
+MAX_DEFERRED = 256 * 1024
 
 #: Called at the named points of the catch-up phase; tests use it to force appends there.
 SeamHook = Callable[[str, "Session"], Awaitable[None]]
@@ -156,6 +164,8 @@ class ChatServer:
         #: The sessions with ``catching_up`` set, so that a public message finds them without
         #: a pass over every session.
         self._catching_up: set[Session] = set()
+        self._deferred: Deferred[Session] = Deferred(self._put)
+        self._flush_wanted = asyncio.Event()
         self._server: Server | None = None
         self.port: int = 0
 
@@ -172,6 +182,7 @@ class ChatServer:
             await self.store.close()
             raise
         writer = asyncio.create_task(self._writer(), name="wschat-writer")
+        flusher = asyncio.create_task(self._flusher(), name="wschat-flusher")
         try:
             async with serve(
                 self._connection,
@@ -193,9 +204,10 @@ class ChatServer:
                 server.close(close_connections=True)
                 await server.wait_closed()
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in (writer, flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(StoreError):
                 await self.bus.stop()
             await self.store.close()
@@ -549,6 +561,8 @@ class ChatServer:
         """Append each burst of sends in one commit, then fan the entries out."""
         queue = self._queue
         while True:
+            while self._deferred.pending_bytes() > MAX_DEFERRED:
+                await asyncio.sleep(0)  # the flusher runs meanwhile
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
@@ -620,19 +634,25 @@ class ChatServer:
                 burst.to_one(session, plain)
 
     def _write_burst(self, burst: Burst[Session]) -> None:
-        """One write per live session: the shared frames, or the session's own."""
+        """One write per live session: its own frames now, the shared ones a chunk at a time."""
         shared, own = burst.joined()
-        if shared:
-            for session in self.presence.all_sessions():
-                if not session.catching_up and session not in own:
-                    self._put(session, shared)
-        for session, data in own.items():
-            self._put(session, data)
+        self._deferred.add(shared, self.presence.all_sessions(), own, self._catching_up)
+        if self._deferred.flush_some(FLUSH_CHUNK):
+            self._flush_wanted.set()
+
+    async def _flusher(self) -> None:
+        """Write out deferred broadcasts, yielding to other work after each chunk."""
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            while self._deferred.flush_some(FLUSH_CHUNK):
+                await asyncio.sleep(0)
 
     async def _leave(self, session: Session) -> None:
         """Unregister the session; the user's last session going away announces offline."""
         session.closing = True
         self._catching_up.discard(session)
+        self._deferred.forget(session)
         log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
         self._by_sid.pop(session.sid, None)
         last = self.presence.close(session)
@@ -651,14 +671,14 @@ class ChatServer:
             self._close_slow(session)
 
     def _write(self, session: Session, frame: str) -> None:
-        """Queue one frame for one session without waiting (bounded by ``max_pending``)."""
-        self._put(session, text_frame(frame))
+        """Queue one frame for one session without waiting (after its deferred broadcasts)."""
+        self._deferred.write_now(session, text_frame(frame))
 
     def _write_many(self, sessions: Sequence[Session], frame: str) -> None:
         """Write the same frame to many live sessions, encoding it once, never waiting."""
         data = text_frame(frame)
         for session in sessions:
-            self._put(session, data)
+            self._deferred.write_now(session, data)
 
     def _send_live(
         self, sessions: Iterable[Session], frame: str, event_id: str | None = None
