@@ -1,13 +1,14 @@
 # Two commands do everything (see README.md):
 #   make lab    install into .venv and open JupyterLab on notebooks/
 #   make test   install into .venv and run the whole test suite, offline
+#   make bench  the benchmark of benchmarks/README.md (about 25 minutes; not part of test)
 # Use another interpreter with: make lab PYTHON=python3.12
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.wschat-installed
 
-.PHONY: lab test install browser redis-server clean
+.PHONY: lab test install browser redis-server bench clean
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
@@ -16,6 +17,15 @@ test: $(STAMP) browser redis-server
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest
 
 install: $(STAMP)
+
+BENCH_STAMP := $(VENV)/.wschat-bench-installed
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
 
 # Reinstalls whenever pyproject.toml changes; the stamp keeps later runs fast.
 $(STAMP): pyproject.toml

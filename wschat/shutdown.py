@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -26,5 +27,15 @@ def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]])
                 loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as run:
+        run.run(runner())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (faster I/O for the same code), else asyncio's."""
+    try:
+        uvloop = importlib.import_module("uvloop")  # optional: `pip install uvloop`
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
