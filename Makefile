@@ -18,15 +18,6 @@ test: $(STAMP) browser redis-server
 
 install: $(STAMP)
 
-BENCH_STAMP := $(VENV)/.wschat-bench-installed
-
-bench: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks
-
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	@touch $(BENCH_STAMP)
-
 # Reinstalls whenever pyproject.toml changes; the stamp keeps later runs fast.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -54,6 +45,16 @@ browser:
 	  echo "make: no Chromium found: the browser tests will be SKIPPED."; \
 	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see README)."; \
 	fi
+
+# The benchmark's own extra (peers, uvloop, plots), on top of the above.
+BENCH_STAMP := $(VENV)/.wschat-bench-installed
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
