@@ -59,12 +59,17 @@ async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, 
     result: dict[str, Any] = {"steps": steps}
     try:
         await session.start()
+        past_limit = False
         for n in plan.fanout_steps:
+            if past_limit and n not in plan.table_steps:
+                bar.update()  # the shootout stops here; only the table's steps are still measured
+                continue
             bar.set_postfix_str(f"{contender.key}: {n} clients")
             connected = await session.connect(n)
             step = await session.closed_loop(samples=plan.samples)
             step["connect"] = connected
             steps.append(step)
+            past_limit = past_limit or (step["rtt_p95_ms"] or 0) > 500
             bar.update()
             if n == plan.open_loop_clients:
                 bar.set_postfix_str(f"{contender.key}: 20 broadcasts/s + private")

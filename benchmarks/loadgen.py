@@ -404,6 +404,9 @@ class Worker(Sink):
 
 def worker_main(pipe: Connection, spec: ClientSpec, source: str, core: int | None) -> None:
     """Entry point of a generator process."""
+    from .run import die_with_parent
+
+    die_with_parent()
     if core is not None:
         os.sched_setaffinity(0, {core})
     # The coordinator shares the generator's core and times the private messages and the

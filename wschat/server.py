@@ -114,7 +114,7 @@ class ServerConfig:
     login_failure_window: float = 60.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Session:
     """One logged-in connection. Hashed by identity: a user may have many."""
 
@@ -284,9 +284,10 @@ class ChatServer:
             return
         if accepted is None:
             return
-        session, login = accepted
+        session = accepted[0]
         try:
-            await self._catch_up(session, login.resume)
+            await self._catch_up(session, accepted[1].resume)
+            del accepted  # the login event (password or token) must not live as long as the session
             await self._serve_session(session)
         except ConnectionClosed:
             pass
