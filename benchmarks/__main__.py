@@ -67,6 +67,7 @@ async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, 
             bar.set_postfix_str(f"{contender.key}: {n} clients")
             connected = await session.connect(n)
             step = await session.closed_loop(samples=plan.samples)
+            step["target"] = n
             step["connect"] = connected
             steps.append(step)
             past_limit = past_limit or (step["rtt_p95_ms"] or 0) > 500

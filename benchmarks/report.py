@@ -70,10 +70,15 @@ def _by_contender(runs: list[Run]) -> dict[str, list[Run]]:
 
 
 def _step(run: Run, clients: int) -> dict[str, Any] | None:
+    """The fan-out step of ``run`` planned for ``clients`` clients."""
     for step in run["steps"]:
-        if step["connect"]["added"] and step["clients"] >= clients and step["clients"] < clients * 1.05 + 10:
+        if step.get("target", step["clients"]) == clients:
             return step  # type: ignore[no-any-return]
     return None
+
+
+def _targets(grouped: dict[str, list[Run]]) -> list[int]:
+    return sorted({s.get("target", s["clients"]) for rs in grouped.values() for r in rs for s in r["steps"]})
 
 
 def _step_median(runs: list[Run], clients: int, key: str) -> float | None:
@@ -85,7 +90,7 @@ def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None
     the median over runs."""
     values = []
     for run in runs:
-        steps = [s for s in run["steps"] if s["clients"] >= min_clients * 0.95]
+        steps = [s for s in run["steps"] if s.get("target", s["clients"]) >= min_clients]
         cpu = sum(s["server_cpu_s"] for s in steps)
         deliveries = sum(s["deliveries"] for s in steps)
         if cpu > 0:
@@ -96,7 +101,7 @@ def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None
 def _threshold(runs: list[Run], limit_ms: float) -> str:
     """Clients at the first sweep step whose per-broadcast p95 RTT passes ``limit_ms``
     (median over runs of that step's p95)."""
-    steps = sorted({s["clients"] // 10 * 10 for r in runs for s in r["steps"]})
+    steps = _targets({"": runs})
     for n in steps:
         p95 = _step_median(runs, n, "rtt_p95_ms")
         if p95 is not None and p95 > limit_ms:
@@ -238,7 +243,7 @@ def _loads(loads: Sequence[float] | None) -> str:
 
 
 def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
-    steps = sorted({s["clients"] // 10 * 10 for rs in grouped.values() for r in rs for s in r["steps"]})
+    steps = _targets(grouped)
 
     def series(rs: list[Run], key: str) -> tuple[list[int], list[float]]:
         xs, ys = [], []
