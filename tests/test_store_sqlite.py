@@ -230,3 +230,28 @@ async def test_visibility_queries_use_indexes_not_scans(
     reads = [step for step in plan if "messages" in step]
     assert len(reads) == 3
     assert all(step.startswith("SEARCH messages USING INDEX") for step in reads), plan
+
+
+async def test_checkpoints_happen_in_the_background_not_in_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("wschat.store.sqlite.CHECKPOINT_EVERY", 0.05)
+    path = tmp_path / "chat.db"
+    async with SQLiteStore(path) as store:
+        with store._use("test") as conn:
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+        await store.append([draft("ana", text=f"m{i}") for i in range(50)])
+        checkpointer = store._checkpointer
+        assert checkpointer is not None and checkpointer.is_alive()
+        start = checkpointer.done
+        for _ in range(200):  # the thread's next pass, bounded at 10 s
+            if checkpointer.done > start:
+                break
+            await asyncio.sleep(0.05)
+        assert checkpointer.done > start
+        # The rows reached the database file itself: a copy without the WAL holds them.
+        copy = tmp_path / "copy.db"
+        copy.write_bytes(path.read_bytes())
+        with sqlite3.connect(copy) as plain:
+            assert plain.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 50
+    assert not checkpointer.is_alive()  # close() stopped it
