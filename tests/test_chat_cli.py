@@ -236,6 +236,16 @@ async def test_password_from_the_environment(
     assert await exit_status(ana) == 0
 
 
+async def test_the_browser_address_means_the_chat_endpoint(
+    server: ServerThread, chat: Callable[..., WschatProcess]
+) -> None:
+    # People copy http://HOST:PORT/ from serve's output or the browser; the chat is at /ws.
+    ana = chat(server.http_url, "ana")
+    await line(ana, "* conectado como ana")
+    ana.write("/quit")
+    assert await exit_status(ana) == 0
+
+
 async def test_logout_ends_the_session_and_exits_0(
     server: ServerThread, clients: Clients, chat: Callable[..., WschatProcess]
 ) -> None:

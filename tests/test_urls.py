@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from wschat.urls import Endpoint, InvalidURL, normalize_url, resolve_redirect, split_url
+from wschat.urls import (
+    Endpoint,
+    InvalidURL,
+    chat_url,
+    normalize_url,
+    resolve_redirect,
+    split_url,
+)
 
 ACCEPTED = [
     # a bare host means wss://HOST/ (the test's server, typed as people type it)
@@ -133,3 +140,25 @@ def test_resolve_redirect(base: str, location: str, expected: str) -> None:
 def test_unusable_redirects_are_invalid(location: str) -> None:
     with pytest.raises(InvalidURL):
         resolve_redirect("ws://127.0.0.1:1/", location)
+
+
+@pytest.mark.parametrize(
+    ("typed", "endpoint"),
+    [
+        ("http://127.0.0.1:8765/", "ws://127.0.0.1:8765/ws"),  # the browser's address
+        ("http://127.0.0.1:8765", "ws://127.0.0.1:8765/ws"),
+        ("ws://127.0.0.1:8765/ws", "ws://127.0.0.1:8765/ws"),
+        ("https://chat.example", "wss://chat.example/ws"),
+        ("chat.example", "wss://chat.example/ws"),
+        ("ws://[::1]:8765", "ws://[::1]:8765/ws"),
+        ("ws://127.0.0.1:8765/outro", "ws://127.0.0.1:8765/outro"),  # a path is kept
+        ("ws://127.0.0.1:8765/?x=1", "ws://127.0.0.1:8765/?x=1"),  # so is a query
+    ],
+)
+def test_chat_url_means_the_ws_endpoint_when_no_path_is_given(typed: str, endpoint: str) -> None:
+    assert chat_url(typed) == endpoint
+
+
+def test_chat_url_refuses_what_normalize_url_refuses() -> None:
+    with pytest.raises(InvalidURL):
+        chat_url("ftp://127.0.0.1/")

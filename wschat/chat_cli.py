@@ -49,7 +49,7 @@ from .client import (
     Reconnected,
     Users,
 )
-from .urls import InvalidURL, normalize_url
+from .urls import InvalidURL, chat_url
 
 __all__ = ["PASSWORD_ENV", "format_event", "run_cli"]
 
@@ -67,7 +67,7 @@ def run_cli(args: argparse.Namespace) -> int:
     exit status."""
     _tolerant_streams()
     try:
-        url = normalize_url(args.url)
+        url = chat_url(args.url)
     except InvalidURL as error:
         _fail(str(error))
         return 2

@@ -21,7 +21,18 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-__all__ = ["Endpoint", "InvalidURL", "normalize_url", "resolve_redirect", "split_url"]
+__all__ = [
+    "CHAT_PATH",
+    "Endpoint",
+    "InvalidURL",
+    "chat_url",
+    "normalize_url",
+    "resolve_redirect",
+    "split_url",
+]
+
+#: The chat server's WebSocket endpoint (PROTOCOL.md: ``GET /ws``).
+CHAT_PATH = "/ws"
 
 #: The schemes a user may type, and the WebSocket scheme each one means.
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
@@ -77,6 +88,24 @@ def normalize_url(text: str) -> str:
     shown_port = "" if port is None else f":{port}"
     query = f"?{parts.query}" if parts.query else ""
     return f"{scheme}://{shown_host}{shown_port}{parts.path or '/'}{query}"
+
+
+def chat_url(text: str) -> str:
+    """The chat endpoint that ``text`` means: :func:`normalize_url`, with ``/ws`` for no path.
+
+    The chat server serves its browser page at ``/`` and WebSockets at ``/ws`` only, so the
+    address a person copies from the browser (``http://127.0.0.1:8765/``) means its endpoint.
+
+    >>> chat_url("http://127.0.0.1:8765/")
+    'ws://127.0.0.1:8765/ws'
+    >>> chat_url("ws://127.0.0.1:8765/ws")
+    'ws://127.0.0.1:8765/ws'
+    """
+    url = normalize_url(text)
+    parts = urlsplit(url)
+    if parts.path != "/" or parts.query:
+        return url
+    return parts._replace(path=CHAT_PATH).geturl()
 
 
 def split_url(text: str) -> Endpoint:
