@@ -10,8 +10,10 @@ STAMP := $(VENV)/.wschat-installed
 
 .PHONY: lab test install browser redis-server bench clean
 
+# JupyterLab serves the whole repository (the notebooks link to docs/ and show its images) and
+# opens on notebooks/. Root may run it (containers, CI-like machines): Jupyter wants to be told.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --FileContentsManager.preferred_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP) browser redis-server
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,7 +19,8 @@ def test_environment_yml_installs_the_same_extras_as_make() -> None:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert env["name"] == "wschat"
     deps = env["dependencies"]
-    assert any(str(d).startswith("python>=3.11") for d in deps)
+    python = next(str(d) for d in deps if str(d).startswith("python"))
+    assert python in ("python>=3.11", "python=3.11", "python=3.12"), python
     pip_part = next(d["pip"] for d in deps if isinstance(d, dict))
     make_line = re.search(r"pip install --quiet -e '([^']+)'", (ROOT / "Makefile").read_text())
     assert make_line is not None
@@ -61,5 +65,20 @@ def test_the_contract_copy_in_docs_is_the_shared_one() -> None:
     assert copy.startswith("# wschat wire protocol")
     shared = ROOT.parent / "shared" / "PROTOCOL.md"
     if not shared.exists():  # a clone on its own: the copy is all there is
-        pytest.skip("../shared/PROTOCOL.md is not beside this clone")
+        pytest.skip("no ../shared/PROTOCOL.md beside this clone to compare docs/PROTOCOL.md with")
     assert copy == shared.read_text(encoding="utf-8"), "copy ../shared/PROTOCOL.md to docs/"
+
+
+def test_the_readme_ten_lines_run_offline_and_print_the_greeting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Ten lines"):]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start:section.index("\n```", start)]
+    assert len(code.strip().splitlines()) <= 10
+    env = {**os.environ, "WSCHAT_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("test server not reached: WSCHAT_OFFLINE=1"), lines
+    assert lines[-1] == "Olá mundo! LTIS 2025"

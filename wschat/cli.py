@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the chat server",
         description="Chat for logged-in users: public, private, many tabs, resume without gaps.",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0: all interfaces)")
+    serve.add_argument("--port", type=_port, default=8765,
+                       help="port (default 8765); 0 picks a free port")
     serve.add_argument("--db", default=None, metavar="PATH",
                        help="SQLite file (default wschat.db), or :memory:")
     serve.add_argument("--redis", metavar="URL",
@@ -110,17 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --redis: a node silent for S seconds is dead and its users"
                        " go offline (default 15)")
     serve.add_argument("--rate-limit", type=_non_negative_float, default=50.0, metavar="N",
-                       help="sends per second per user (bursts of 2N); 0 turns it off")
-    serve.add_argument("--history", type=_non_negative_int, default=50, metavar="N")
-    serve.add_argument("--max-replay", type=_non_negative_int, default=10_000, metavar="N")
-    serve.add_argument("--max-pending", type=_positive_int, default=1024 * 1024, metavar="BYTES")
+                       help="sends per second per user (default 50, bursts of 2N); 0 turns it off")
+    serve.add_argument("--history", type=_non_negative_int, default=50, metavar="N",
+                       help="messages a new login gets (default 50), plus privates kept for it")
+    serve.add_argument("--max-replay", type=_non_negative_int, default=10_000, metavar="N",
+                       help="most missed messages a resume replays; past it, history"
+                            " (default 10000)")
+    serve.add_argument("--max-pending", type=_positive_int, default=1024 * 1024, metavar="BYTES",
+                       help="bytes waiting for a client that does not read before it is closed"
+                            " with 4008 (default 1048576)")
     serve.add_argument("--ping-interval", type=_non_negative_float, default=20.0, metavar="S",
-                       help="keepalive ping every S seconds; 0 turns pings off")
-    serve.add_argument("--ping-timeout", type=_non_negative_float, default=20.0, metavar="S")
+                       help="keepalive ping every S seconds (default 20); 0 turns pings off")
+    serve.add_argument("--ping-timeout", type=_non_negative_float, default=20.0, metavar="S",
+                       help="a client whose pong does not come within S seconds is dropped"
+                            " (default 20; 0: never)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="also accept browser connections from ORIGIN (repeatable)")
-    serve.add_argument("--certfile", metavar="F")
-    serve.add_argument("--keyfile", metavar="F")
+    serve.add_argument("--certfile", metavar="F",
+                       help="TLS certificate (PEM): serve wss:// and https://")
+    serve.add_argument("--keyfile", metavar="F", help="the certificate's private key (PEM)")
     serve.add_argument("--log-level", default="info", type=str.lower,  # INFO and info alike
                        choices=["debug", "info", "warning", "error", "critical"], metavar="LEVEL",
                        help="debug, info (default), warning, error or critical; any case")
@@ -130,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="chat from the terminal",
         description="A line-based chat client: /msg NAME TEXT, /who, /help, /quit.",
     )
-    chat.add_argument("url", metavar="URL")
+    chat.add_argument("url", metavar="URL",
+                      help="the server, e.g. ws://127.0.0.1:8765/ws (without a path: /ws)")
     chat.add_argument("--user", required=True, metavar="NAME")
     chat.add_argument("--password", metavar="P",
                       help="or set WSCHAT_PASSWORD; otherwise you are asked")
@@ -140,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run an offline stand-in for the test's server",
         description="Greets every connection with one message and never echoes.",
     )
-    replica.add_argument("--host", default="127.0.0.1")
-    replica.add_argument("--port", type=_port, default=8766)
+    replica.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    replica.add_argument("--port", type=_port, default=8766,
+                         help="default 8766; 0 picks a free port")
     return parser
 
 
