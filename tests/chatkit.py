@@ -30,6 +30,7 @@ __all__ = [
     "TIMEOUT",
     "Clients",
     "Frame",
+    "Recorder",
     "expect_close",
     "expect_silence",
     "fresh_name",
@@ -294,3 +295,72 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
     except urllib.error.HTTPError as exc:
         with contextlib.closing(exc):
             return exc.code, dict(exc.headers), exc.read()
+
+
+class Recorder:
+    """Every frame one connection receives, recorded in the background in arrival order.
+
+    ``raw`` keeps the text of each frame as it came and ``frames`` its parsed form; ``closed``
+    turns true when the connection ends. :meth:`wait` re-checks a condition on every frame,
+    so a test waits for what it needs instead of sleeping. Subclasses may override
+    :meth:`received` to keep more state per frame.
+    """
+
+    def __init__(self, ws: ClientConnection, user: str = "") -> None:
+        self.ws = ws
+        self.user = user
+        self.raw: list[str] = []
+        self.frames: list[Frame] = []
+        self.changed = asyncio.Event()
+        self.closed = False
+        self.reader: asyncio.Task[None] | None = None
+
+    def start(self) -> Self:
+        """Start recording (in a task of the running loop)."""
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+        return self
+
+    def received(self, frame: Frame) -> None:
+        """Called for each frame once it is recorded; nothing by default."""
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                assert isinstance(raw, str), f"binary frame from the server: {short(raw)}"
+                self.raw.append(raw)
+                frame = json.loads(raw)
+                self.frames.append(frame)
+                self.received(frame)
+                self.changed.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self.changed.set()
+
+    async def wait(self, done: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+        """Wait until ``done()`` holds, re-checking on every frame; fail after ``timeout`` s."""
+
+        async def loop() -> None:
+            while not done():
+                self.changed.clear()
+                if not done():
+                    await self.changed.wait()
+
+        try:
+            await asyncio.wait_for(loop(), timeout)
+        except TimeoutError:
+            who = f"{self.user}: " if self.user else ""
+            raise AssertionError(
+                f"{who}{what} not within {timeout} s; last frames {short(self.frames[-10:])}"
+            ) from None
+
+    async def ended(self) -> None:
+        """Wait for the recording task to finish (the connection closed)."""
+        if self.reader is not None:
+            await self.reader
+
+    async def close(self) -> None:
+        """Close the connection and wait until everything it sent is recorded."""
+        await self.ws.close()
+        await self.ended()

@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from chatkit import TIMEOUT, Frame, http_get, open_ws, short
+from chatkit import TIMEOUT, Frame, Recorder, http_get, open_ws, short
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from wschat.serving import ServerThread
@@ -740,46 +739,6 @@ login_payload = st.one_of(
 # --------------------------------------------------------------------------- connections
 
 
-class Recorder:
-    """Every frame a connection receives, as it came, and how it closed."""
-
-    def __init__(self, ws: ClientConnection, welcome: Frame) -> None:
-        self.ws = ws
-        self.welcome = welcome
-        self.frames: list[Frame] = []
-        self.changed = asyncio.Event()
-        self.closed = False
-        self.task = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                assert isinstance(raw, str), f"binary frame from the server: {short(raw)}"
-                self.frames.append(json.loads(raw))
-                self.changed.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            self.closed = True
-            self.changed.set()
-
-    async def wait(self, done: Any, what: str, timeout: float = TIMEOUT) -> None:
-        async def loop() -> None:
-            while not done():
-                self.changed.clear()
-                if not done():
-                    await self.changed.wait()
-
-        try:
-            await asyncio.wait_for(loop(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"{what} not within {timeout} s; frames {short(self.frames[-10:])}") from None
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.task
-
-
 class Context:
     """The live server, the model of what it holds, and the connections that last."""
 
@@ -829,7 +788,7 @@ class Context:
         self.model.tokens[welcome["token"]] = key(user)
         if password is not None and key(user) not in self.model.accounts:
             self.model.accounts[key(user)] = (welcome["user"], password)
-        recorder = Recorder(ws, welcome)
+        recorder = Recorder(ws).start()
         last = welcome["last"]
         if last is not None:  # the history (every login here is fresh): up to welcome.last
             await recorder.wait(lambda: any(f.get("id") == last for f in recorder.frames),
@@ -916,7 +875,7 @@ def ctx() -> Iterator[Context]:
             for recorder in [*context.canaries, context.fuzzer]:
                 if recorder is not None:
                     recorder.ws.transport.abort()
-                    await recorder.task
+                    await recorder.ended()
 
         context.run(teardown())
         loop.close()

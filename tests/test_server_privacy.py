@@ -32,15 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from chatkit import TIMEOUT, Frame, open_ws, send_json, short
+from chatkit import Frame, Recorder, open_ws, send_json, short
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from wschat.model import Entry
 from wschat.serving import ServerThread
@@ -161,33 +158,13 @@ actions = st.lists(
 # --------------------------------------------------------------------------- connections
 
 
-@dataclass(eq=False)
-class Conn:
+class Conn(Recorder):
     """One connection of ``user`` (a key) and every frame it received, raw and parsed."""
 
-    user: str
-    ws: ClientConnection
-    raw: list[str] = field(default_factory=list)
-    frames: list[Frame] = field(default_factory=list)
-    welcome: Frame | None = None
-    token: str | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    reader: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                assert isinstance(raw, str)
-                self.raw.append(raw)
-                self.frames.append(json.loads(raw))
-                self.changed.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            self.changed.set()
+    def __init__(self, user: str, ws: ClientConnection) -> None:
+        super().__init__(ws, user)
+        self.welcome: Frame | None = None
+        self.token: str | None = None
 
     @property
     def messages(self) -> list[Frame]:
@@ -199,18 +176,6 @@ class Conn:
             elif frame.get("type") == "history":
                 found.extend(frame["messages"])
         return found
-
-    async def wait(self, done: Callable[[], bool], what: str) -> None:
-        async def loop() -> None:
-            while not done():
-                self.changed.clear()
-                if not done():
-                    await self.changed.wait()
-
-        try:
-            await asyncio.wait_for(loop(), TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(f"{self.user}: {what} not within {TIMEOUT} s; {short(self.frames[-5:])}") from None
 
 
 class Scenario:

@@ -28,16 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from chatkit import TIMEOUT, Frame, login, send_json, short
+from chatkit import Frame, Recorder, login, send_json, short
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from wschat.model import Entry
 from wschat.serving import ServerThread
@@ -157,36 +154,22 @@ actions = st.builds(
 # --------------------------------------------------------------------------- connections
 
 
-@dataclass(eq=False)
-class Conn:
+class Conn(Recorder):
     """One connection and every frame it received after ``welcome``, in arrival order."""
 
-    user: str
-    ws: ClientConnection
-    welcome: Frame
-    after: str | None  # the resume.after it logged in with; None without resume
-    previous: Conn | None  # the dropped connection it resumed
-    frames: list[Frame] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    pending: set[str] = field(default_factory=set)  # refs sent whose echo has not come
-    sent_refs: set[str] = field(default_factory=set)  # every ref sent on this connection
-    reader: asyncio.Task[None] | None = None
+    def __init__(
+        self, user: str, ws: ClientConnection, welcome: Frame, after: str | None,
+        previous: Conn | None,
+    ) -> None:
+        super().__init__(ws, user)
+        self.welcome = welcome
+        self.after = after  # the resume.after it logged in with; None without resume
+        self.previous = previous  # the dropped connection it resumed
+        self.pending: set[str] = set()  # refs sent whose echo has not come
+        self.sent_refs: set[str] = set()  # every ref sent on this connection
 
-    def start(self) -> None:
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                assert isinstance(raw, str), f"binary frame {short(raw)}"
-                frame = json.loads(raw)
-                self.frames.append(frame)
-                self.pending.discard(frame.get("ref", ""))
-                self.changed.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            self.changed.set()
+    def received(self, frame: Frame) -> None:
+        self.pending.discard(frame.get("ref", ""))
 
     @property
     def messages(self) -> list[Frame]:
@@ -197,22 +180,6 @@ class Conn:
         """The id a client resumes after: the last message it got, else where it started."""
         messages = self.messages
         return messages[-1]["id"] if messages else self.after
-
-    async def wait(self, done: Callable[[], bool], what: str) -> None:
-        """Wait until ``done()`` holds, re-checking on every frame; fail after TIMEOUT s."""
-
-        async def loop() -> None:
-            while not done():
-                self.changed.clear()
-                if not done():
-                    await self.changed.wait()
-
-        try:
-            await asyncio.wait_for(loop(), TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(
-                f"{self.user}: {what} not within {TIMEOUT} s; frames {short(self.frames)}"
-            ) from None
 
 
 class Scenario:

@@ -16,7 +16,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from ..model import Draft, Entry
 from ..names import is_valid_name
@@ -26,6 +27,7 @@ __all__ = [
     "REF_WINDOW",
     "Account",
     "Appended",
+    "OpenClose",
     "Store",
     "StoreError",
     "check_drafts",
@@ -68,6 +70,31 @@ class Appended:
 
     entry: Entry
     created: bool
+
+
+class OpenClose:
+    """``async with store:`` opens the store and closes it again, for every store class.
+
+    Subclasses give ``open()`` and ``close()`` (see :class:`Store`).
+    """
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 @runtime_checkable

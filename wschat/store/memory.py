@@ -8,8 +8,6 @@ and stop as soon as they have enough entries; fine for a notebook, not for a big
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Self
 
 from ..accounts import new_epoch
 from ..model import Draft, Entry
@@ -18,6 +16,7 @@ from .base import (
     REF_WINDOW,
     Account,
     Appended,
+    OpenClose,
     check_drafts,
     parse_seq_id,
     upper_bound,
@@ -29,7 +28,7 @@ __all__ = ["MemoryStore"]
 _TOKEN_PRUNE_EVERY = 3600.0
 
 
-class MemoryStore:
+class MemoryStore(OpenClose):
     """The :class:`~wschat.store.base.Store` interface over in-process lists and dicts.
 
     It needs no :meth:`open`, but accepts one (and ``async with``) so code can treat every
@@ -52,17 +51,6 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to release; the data stays readable until the object is dropped."""
 
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- accounts -----------------------------------------------------------------------
 

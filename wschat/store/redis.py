@@ -35,8 +35,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -46,7 +45,7 @@ from redis.exceptions import RedisError
 from ..accounts import new_epoch
 from ..model import Draft, Entry
 from ..names import is_valid_name, name_key
-from .base import REF_WINDOW, Account, Appended, StoreError, check_drafts
+from .base import REF_WINDOW, Account, Appended, OpenClose, StoreError, check_drafts
 
 __all__ = [
     "DEFAULT_MAXLEN",
@@ -194,7 +193,7 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-class RedisStore:
+class RedisStore(OpenClose):
     """The :class:`~wschat.store.base.Store` interface on Redis (one stream is the log).
 
     ``url`` is ``redis://HOST:PORT/N`` (``rediss://`` for TLS, ``unix://`` for a socket).
@@ -300,17 +299,6 @@ class RedisStore:
             except RedisError as exc:
                 raise StoreError(f"closing Redis connection: {exc}") from exc
 
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _do(self, action: str, call: Awaitable[Any]) -> Any:
         """Await one Redis call; its failure becomes a one-line StoreError naming ``action``.

@@ -25,8 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ..accounts import new_epoch
 from ..model import Draft, Entry
@@ -36,6 +35,7 @@ from .base import (
     REF_WINDOW,
     Account,
     Appended,
+    OpenClose,
     StoreError,
     check_drafts,
     parse_seq_id,
@@ -131,7 +131,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-class SQLiteStore:
+class SQLiteStore(OpenClose):
     """The :class:`~wschat.store.base.Store` interface on a SQLite file (or ``":memory:"``).
 
     Call :meth:`open` (or use ``async with``) before anything else. Every SQLite failure comes
@@ -234,17 +234,6 @@ class SQLiteStore:
                 except sqlite3.Error as exc:
                     raise StoreError(f"closing database {self.path!r}: {exc}") from exc
 
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @contextmanager
     def _use(self, action: str) -> Iterator[sqlite3.Connection]:
