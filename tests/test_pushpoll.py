@@ -198,7 +198,7 @@ def test_statistics_and_table() -> None:
     assert rows[1] == Row("poll 0.5 s", poll.p50, poll.p95, 0.4, 2.0, 500.0)
     text = comparison.format_table()
     assert text.splitlines()[0].split() == [
-        "method", "p50", "ms", "p95", "ms", "max", "ms", "requests/event", "bytes/event"]
+        "método", "p50", "ms", "p95", "ms", "máx", "ms", "requisições/evento", "bytes/evento"]
     assert "poll 0.5 s" in text and "250.00" in text
     with pytest.raises(KeyError):
         comparison.poll(0.1)

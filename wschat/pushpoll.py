@@ -472,8 +472,11 @@ class Comparison:
         ]
 
     def format_table(self) -> str:
-        """The table as aligned text, latencies in milliseconds."""
-        header = ("method", "p50 ms", "p95 ms", "max ms", "requests/event", "bytes/event")
+        """The table as aligned text, latencies in milliseconds.
+
+        The column labels are Portuguese: this is teaching output, printed in the pt-BR
+        notebook (01_conceitos.ipynb); the row labels are the methods' names."""
+        header = ("método", "p50 ms", "p95 ms", "máx ms", "requisições/evento", "bytes/evento")
         lines = [
             (row.method, f"{row.p50 * 1e3:.2f}", f"{row.p95 * 1e3:.2f}",
              f"{row.max * 1e3:.2f}", f"{row.requests_per_event:.2f}",
