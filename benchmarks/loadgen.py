@@ -20,18 +20,20 @@ nothing JSON escapes): ``~B`` + 6-digit broadcast number + space + 19-digit send
 private message.
 
 **Sampled and counted clients.** Reading must cost the generator much less than writing costs
-the server, or the generator is what gets measured. So only a fixed sample of the clients
-parses each stamp (:class:`Sampling`: every client among the first 512 of a run, then every
-8th): those record each delivery's latency and check their own order (each broadcast number
-is the previous one + 1). Every other client only *counts* broadcasts: it walks the frame
-headers of what it read, finds the ``~B`` marker inside each text frame with one C-level
-``bytearray.find`` over the frame's bounds, and compares the 6 digits after it with the
-armed floor as bytes (older broadcasts, e.g. a login's history, are not counted); no payload
-is copied, no number parsed. Since every server here writes each connection's frames in
-order, a client that counted ``c`` broadcasts since the worker was armed has the first ``c``
-of them: that is how a worker knows when every client has broadcast ``count_from + c - 1``.
-Reads go into one buffer shared by a process' clients (``get_buffer``/``buffer_updated``); a
-partial frame at the end of a read is copied and carried to the next one. Pings are answered
+the server, or the generator is what gets measured. So only a sample of the clients parses
+each stamp: those whose number in the run is a multiple of ``sample_every`` (given at each
+``arm``; benchmarks/run.py picks it so that about 1,000 clients are sampled, spread evenly over
+the connection order, which is what a server's write order follows). They record each
+delivery's latency and check their own order (each broadcast number is the previous one + 1).
+Every other client only *counts* broadcasts: it walks the frame headers of what it read,
+finds the ``~B`` marker inside each text frame with one C-level ``bytearray.find`` over the
+frame's bounds, and compares the 6 digits after it with the armed floor as bytes (older
+broadcasts, e.g. a login's history, are not counted); no payload is copied, no number parsed.
+Since every server here writes each connection's frames in order, a client that counted ``c``
+broadcasts since the worker was armed has the first ``c`` of them: that is how a worker knows
+when every client has broadcast ``count_from + c - 1``. Reads go into one buffer shared by a
+thread's clients (``get_buffer``/``buffer_updated``, no bytes object per read); a partial frame
+at the end of a read is copied and carried to the next one. Pings are answered
 and close frames obeyed by every client, sampled or not. Compressed frames (only in the
 idle-memory phase with deflate offered) are inflated and handled by the dialect logic; their
 stamps, if any, are not counted.
@@ -59,11 +61,9 @@ from . import wsframes
 from .wsframes import CLOSE, PING, PONG, TEXT, encode_frame
 
 __all__ = [
-    "DEFAULT_SAMPLING",
     "Client",
     "ClientSpec",
     "LoginPlan",
-    "Sampling",
     "Sink",
     "WorkerPool",
     "die_with_parent",
@@ -144,22 +144,6 @@ class ClientSpec:
         return f"/?name={name}"
 
 
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """Which clients parse stamps (latency, own order): client ``i`` (numbered from 0 in the
-    order a run connects them) if ``i < first`` or ``i % every == 0``. ``Sampling(every=1)``
-    samples every client (the soak test, and the check that sampling changes no figure)."""
-
-    every: int = 8
-    first: int = 512
-
-    def __call__(self, i: int) -> bool:
-        return i < self.first or i % self.every == 0
-
-
-DEFAULT_SAMPLING = Sampling()
-
-
 class Sink:
     """What clients report to, and the counting state they read in their hot path.
 
@@ -173,7 +157,8 @@ class Sink:
         #: reached[c]: how many clients have counted c broadcasts since the last arm.
         self.reached: list[int] = [0]
         self.live = NEVER
-        self.latencies = array.array("q")
+        self.latencies = array.array("q")  # ns, one per sampled delivery...
+        self.latency_clients = array.array("l")  # ...and the index of the client that had it
 
     def arm(self, count_from: int, record_from: int) -> None:
         """Count broadcasts numbered ``count_from`` and up; sampled clients record latencies
@@ -182,6 +167,7 @@ class Sink:
         self.floor = f"{count_from:06d}".encode()
         self.reached = [0] * 4096
         self.latencies = array.array("q")
+        self.latency_clients = array.array("l")
 
     def on_complete(self, count: int) -> None:
         """Every live client has counted ``count`` broadcasts since the last arm."""
@@ -346,6 +332,7 @@ class Client(asyncio.BufferedProtocol):
                         self.last = bid
                         if bid >= sink.record_from:
                             sink.latencies.append(now - int(data[i + 9 : i + 28]))
+                            sink.latency_clients.append(self.index)
                     elif data[i + 2 : i + 8] < floor:
                         continue
                     count += 1
@@ -493,12 +480,12 @@ class Worker(Sink):
     Commands arrive on the pipe as tuples; replies go back the same way:
 
     - ``("connect", first_index, count, plan)`` -> ``("connected", ok, failed, seconds)``
-    - ``("arm", count_from, record_from)``: count broadcasts with number >= count_from (the
-      worker reports ``("done", number, now_ns)`` once all its clients have that one), and
-      let sampled clients record the latency of each one numbered >= record_from
-      -> ``("armed",)``
-    - ``("collect",)`` -> ``("stats", latencies_ns_bytes, live, lost, deliveries)``:
-      ``deliveries`` counts every client's broadcasts numbered record_from and up
+    - ``("arm", count_from, record_from, sample_every)``: count broadcasts with number >=
+      count_from (the worker reports ``("done", number, now_ns)`` once all its clients have
+      that one); the clients whose index is a multiple of sample_every are sampled: they
+      record the latency of each one numbered >= record_from -> ``("armed",)``
+    - ``("collect",)`` -> ``("stats", latencies_ns_bytes, client_indexes_bytes, live, lost,
+      deliveries)``: ``deliveries`` counts every client's broadcasts numbered record_from and up
     - ``("tally",)`` -> ``("tally", rows)``, a row per client: ``(index, name, count, last,
       disorder, privates, last_private, private_disorder, open)`` (see :class:`Client`)
     - ``("leave",)``: every client closes politely (1000) -> ``("left", closed, aborted)``
@@ -509,12 +496,11 @@ class Worker(Sink):
     CONCURRENT_CONNECTS = 20  # per worker: stays under the servers' listen backlog (100)
     LEAVE_TIMEOUT = 20.0
 
-    def __init__(self, pipe: Connection, spec: ClientSpec, source: str, sampling: Sampling) -> None:
+    def __init__(self, pipe: Connection, spec: ClientSpec, source: str) -> None:
         super().__init__()
         self.pipe = pipe
         self.spec = spec
         self.source = source
-        self.sampling = sampling
         self.clients: list[Client] = []
         self.live = 0
         self.lost = 0
@@ -529,6 +515,13 @@ class Worker(Sink):
     def on_lost(self, client: Client) -> None:
         self.live -= 1
         self.lost += 1
+
+    def rearm(self, count_from: int, record_from: int, sample_every: int) -> None:
+        """:meth:`arm`, with every client's own counts reset and the sample chosen."""
+        self.arm(count_from, record_from)
+        for client in self.clients:
+            client.count = client.last = client.disorder = 0
+            client.sampled = client.index % sample_every == 0
 
     # -- commands ---------------------------------------------------------------------
 
@@ -555,14 +548,13 @@ class Worker(Sink):
         if verb == "connect":
             self._spawn(self._connect(command[1], command[2], command[3]))
         elif verb == "arm":
-            self.arm(command[1], command[2])
-            for client in self.clients:
-                client.count = client.last = client.disorder = 0
+            self.rearm(command[1], command[2], command[3])
             self.pipe.send(("armed",))
         elif verb == "collect":
             skip = self.record_from - self.count_from
             deliveries = sum(max(0, c.count - skip) for c in self.clients)
-            self.pipe.send(("stats", self.latencies.tobytes(), self.live, self.lost, deliveries))
+            self.pipe.send(("stats", self.latencies.tobytes(), self.latency_clients.tobytes(),
+                            self.live, self.lost, deliveries))
         elif verb == "tally":
             rows = [
                 (c.index, c.name, c.count, c.last, c.disorder, c.privates, c.last_private,
@@ -593,8 +585,7 @@ class Worker(Sink):
                 frame = plan.login_frame(i) if self.spec.dialect == "wschat" else None
                 try:
                     client = await open_client(
-                        self.spec, self, name=name, first_frame=frame, source=self.source,
-                        sampled=self.sampling(i), index=i,
+                        self.spec, self, name=name, first_frame=frame, source=self.source, index=i
                     )
                 except (OSError, ConnectionError, TimeoutError, wsframes.FrameError):
                     failed += 1
@@ -623,10 +614,7 @@ class Worker(Sink):
         self.pipe.send(("left", len(open_) - len(pending), len(pending)))
 
 
-def worker_main(
-    pipe: Connection, spec: ClientSpec, source: str, core: int | None,
-    sampling: Sampling = Sampling(),
-) -> None:
+def worker_main(pipe: Connection, spec: ClientSpec, source: str, core: int | None) -> None:
     """Entry point of a generator process."""
     die_with_parent()
     if core is not None:
@@ -636,7 +624,7 @@ def worker_main(
     # delaying those timings (the workers' own timestamps are taken on arrival anyway).
     os.nice(5)
     raise_file_limit()
-    worker = Worker(pipe, spec, source, sampling)
+    worker = Worker(pipe, spec, source)
     loop = new_loop()
     try:
         loop.run_until_complete(worker.run())
@@ -661,13 +649,11 @@ class WorkerPool:
         workers: int,
         *,
         core: int | None = None,
-        sampling: Sampling = Sampling(),
         on_done: Callable[[int, int], None] | None = None,
     ) -> None:
         self.spec = spec
         self.n_workers = workers
         self.core = core
-        self.sampling = sampling
         self.on_done = on_done
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
@@ -687,7 +673,7 @@ class WorkerPool:
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(
                 target=worker_main,
-                args=(theirs, self.spec, f"127.0.0.{2 + w}", self.core, self.sampling),
+                args=(theirs, self.spec, f"127.0.0.{2 + w}", self.core),
                 daemon=True,
             )
             proc.start()
@@ -738,15 +724,18 @@ class WorkerPool:
         self.clients = first
         return {"added": ok, "failed": failed, "seconds": seconds, "per_s": ok / seconds if seconds else 0.0}
 
-    async def arm(self, count_from: int, record_from: int) -> None:
-        await self.ask(("arm", count_from, record_from))
+    async def arm(self, count_from: int, record_from: int, sample_every: int = 1) -> None:
+        """See :class:`Worker`; by default every client is sampled."""
+        await self.ask(("arm", count_from, record_from, sample_every))
 
-    async def collect(self) -> tuple[list[bytes], int, int]:
-        """Every worker's latencies (int64 ns, as bytes), lost clients, and deliveries."""
+    async def collect(self) -> tuple[list[tuple[bytes, bytes]], int, int]:
+        """Every worker's latencies (int64 ns, as bytes) with the index of the client of each
+        (as bytes of C longs), the clients lost, and the deliveries."""
         replies = await self.ask(("collect",))
         for w, r in enumerate(replies):
-            self.live[w] = int(r[2])
-        return [r[1] for r in replies], sum(int(r[3]) for r in replies), sum(int(r[4]) for r in replies)
+            self.live[w] = int(r[3])
+        return ([(r[1], r[2]) for r in replies], sum(int(r[4]) for r in replies),
+                sum(int(r[5]) for r in replies))
 
     async def tally(self) -> list[tuple[Any, ...]]:
         """One row per client of every worker (see :class:`Worker`)."""

@@ -29,11 +29,9 @@ import numpy as np
 import psutil
 
 from .loadgen import (
-    DEFAULT_SAMPLING,
     Client,
     ClientSpec,
     LoginPlan,
-    Sampling,
     Sink,
     WorkerPool,
     die_with_parent,
@@ -120,11 +118,12 @@ class BenchSession:
     """One server process and the generator's workers connected to it."""
 
     def __init__(self, contender: Contender, *, workers: int, deflate: bool = False,
-                 sampling: Sampling = DEFAULT_SAMPLING) -> None:
+                 sample_target: int = 1000) -> None:
         self.contender = contender
         self.deflate = deflate
         self.n_workers = workers
-        self.sampling = sampling
+        #: About this many clients parse latency stamps at each step (0: every client).
+        self.sample_target = sample_target
         self.server: subprocess.Popen[str] | None = None
         self.server_ps: psutil.Process | None = None
         self.scratch = tempfile.TemporaryDirectory(prefix="wschat-bench-")
@@ -137,6 +136,9 @@ class BenchSession:
         self.private_from: Client | None = None
         self.private_sink = PrivateSink()
         self.setup: list[Client] = []
+        #: The last phase's sampled latencies (ns) and their clients' indexes (for checks).
+        self.last_latencies: np.ndarray[Any, Any] = np.empty(0, dtype=np.int64)
+        self.last_indexes: np.ndarray[Any, Any] = np.empty(0, dtype=np.int_)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -161,8 +163,7 @@ class BenchSession:
     async def _start_workers(self) -> None:
         assert self.spec is not None
         core = GENERATOR_CORE if _two_cores() else None
-        self.pool = WorkerPool(self.spec, self.n_workers, core=core, sampling=self.sampling,
-                               on_done=self._on_done)
+        self.pool = WorkerPool(self.spec, self.n_workers, core=core, on_done=self._on_done)
         self.pool.start()
 
     @property
@@ -242,17 +243,29 @@ class BenchSession:
         assert self.plan is not None and self.pool is not None
         return await self.pool.connect(self.plan, total)
 
+    @property
+    def sample_every(self) -> int:
+        """Every how many clients one is sampled now: about ``sample_target`` of them, spread
+        evenly over the connection order (every client below twice the target)."""
+        if self.sample_target <= 0:
+            return 1
+        return max(1, self.clients // self.sample_target)
+
     async def _arm(self, count_from: int, record_from: int) -> None:
         assert self.pool is not None
-        await self.pool.arm(count_from, record_from)
+        await self.pool.arm(count_from, record_from, self.sample_every)
 
-    async def _collect(self) -> tuple[np.ndarray[Any, Any], int, int]:
-        """Latencies of the sampled clients, clients lost, and deliveries to every client."""
+    async def _collect(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int, int]:
+        """Latencies of the sampled clients (ns) and the index of the client of each, the
+        clients lost, and the deliveries to every client."""
         assert self.pool is not None
         chunks, lost, deliveries = await self.pool.collect()
-        arrays = [np.frombuffer(chunk, dtype=np.int64) for chunk in chunks]
-        latencies = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-        return latencies, lost, deliveries
+        latencies = np.concatenate([np.frombuffer(a, dtype=np.int64) for a, _ in chunks] or
+                                   [np.empty(0, dtype=np.int64)])
+        indexes = np.concatenate([np.frombuffer(b, dtype=np.int_) for _, b in chunks] or
+                                 [np.empty(0, dtype=np.int_)])
+        self.last_indexes = indexes
+        return latencies, indexes, lost, deliveries
 
     def _broadcast(self) -> tuple[int, asyncio.Future[int]]:
         """Send one stamped broadcast; the future gets the time the last client had it."""
@@ -312,9 +325,11 @@ class BenchSession:
         seconds = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, lost, deliveries = await self._collect()
+        latencies, _, lost, deliveries = await self._collect()
+        self.last_latencies = latencies
         return {
             "clients": self.clients,
+            "sample_every": self.sample_every,
             "samples": len(rtts),
             "timeouts": timeouts,
             "lost_clients": lost,
@@ -323,10 +338,12 @@ class BenchSession:
             "seconds": seconds,
             "deliveries_per_s": deliveries / seconds if seconds else 0.0,
             "server_cpu_s": cpu,
+            "server_load": cpu / seconds if seconds else None,
             "cpu_us_per_delivery": 1e6 * cpu / deliveries if deliveries else None,
             "deliveries_per_cpu_s": deliveries / cpu if cpu else None,
             "generator_cpu_s": gen,
             "generator_load": gen / seconds if seconds else None,
+            "generator_us_per_delivery": 1e6 * gen / deliveries if deliveries else None,
             **_percentiles("lat", latencies / 1e6),
             **_percentiles("rtt", np.asarray(rtts)),
         }
@@ -369,9 +386,11 @@ class BenchSession:
         elapsed = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, lost, deliveries = await self._collect()
+        latencies, _, lost, deliveries = await self._collect()
+        self.last_latencies = latencies
         return {
             "clients": self.clients,
+            "sample_every": self.sample_every,
             "rate": rate,
             "broadcasts": len(futures),
             "timeouts": len(not_done),
@@ -379,7 +398,9 @@ class BenchSession:
             "deliveries": deliveries,
             "latency_samples": int(latencies.size),
             "server_cpu_s": cpu,
+            "server_load": cpu / elapsed if elapsed else None,
             "generator_load": gen / elapsed if elapsed else None,
+            "generator_us_per_delivery": 1e6 * gen / deliveries if deliveries else None,
             **_percentiles("lat", latencies / 1e6),
             "private_samples": len(sink.private_latencies),
             **_percentiles("private", np.asarray(sink.private_latencies) / 1e6),
@@ -416,10 +437,17 @@ class Plan:
     fanout_steps: Sequence[int] = (100, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000)
     table_steps: Sequence[int] = (100, 1000, 5000, 10_000)
     idle_clients: int = 10_000
+    #: Then, in the same session, connect up to this many for "most connections in 1 GiB"
+    #: (capped below the file-descriptor limit, 20,000 here: see __main__.py).
+    most_clients: int = 19_000
     open_loop_clients: int = 1000
     samples: int = 100
     workers: int = 4
     runs: int = 2
+    #: About this many clients parse latency stamps at each step, every k-th by connection
+    #: order (k = clients // sample_target); the others only count broadcasts. 0: every client.
+    sample_target: int = 1000
 
 
-QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000, samples=30, runs=1)
+QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000,
+             most_clients=1500, samples=30, runs=1)

@@ -22,7 +22,7 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from benchmarks import loadgen, wsframes
-from benchmarks.loadgen import Client, ClientSpec, Sampling, Sink, stamp
+from benchmarks.loadgen import Client, ClientSpec, Sink, Worker, stamp
 
 NOW = 9_000_000_000_000_000_000  # the fake clock's reading at every read
 COUNT_FROM, RECORD_FROM = 5, 7
@@ -69,7 +69,7 @@ LOOP = asyncio.new_event_loop()  # never run: clients only make their futures on
 def _client(sampled: bool, dialect: str = "wschat") -> tuple[Client, Recorder, Transport]:
     sink = Recorder()
     client = Client(ClientSpec(dialect, "127.0.0.1", 1), sink, None, "u", LOOP.create_future(),
-                    sampled=sampled)
+                    sampled=sampled, index=42)
     transport = Transport()
     client.transport = transport  # type: ignore[assignment]
     client.upgraded = True
@@ -161,6 +161,7 @@ def _check(cuts: list[int], *, pad: int = 0, big: bool = True) -> None:
             assert (client.last, client.disorder) == (COUNT_FROM + LIVE - 1, 0)
             # latency = now - send time, for the broadcasts from RECORD_FROM only
             assert list(sink.latencies) == [NOW - SENT - b for b in range(RECORD_FROM, COUNT_FROM + LIVE)]
+            assert list(sink.latency_clients) == [42] * len(sink.latencies)
             assert [n for n, _ in sink.private_latencies] == privates
             assert all(lat == NOW - SENT + n - 10 for n, lat in sink.private_latencies)
         else:
@@ -208,12 +209,21 @@ def test_close_frame_is_answered_and_masked_frames_refused() -> None:
     assert transport.closed and client.count == 0
 
 
-def test_sampling_rule() -> None:
-    rule = Sampling()
-    assert all(rule(i) for i in range(512))
-    assert [i for i in range(512, 600) if rule(i)] == [512, 520, 528, 536, 544, 552, 560, 568, 576, 584, 592]
-    assert sum(rule(i) for i in range(10_000)) == 512 + len(range(512, 10_000, 8))
-    assert all(Sampling(every=1)(i) for i in range(10_000))
+def test_arming_resets_counts_and_samples_every_kth_client() -> None:
+    class Pipe:
+        def send(self, message: object) -> None: ...
+
+    worker = Worker(Pipe(), ClientSpec("wschat", "127.0.0.1", 1), "127.0.0.2")  # type: ignore[arg-type]
+    for i in range(100):
+        client, _, _ = _client(True)
+        client.index, client.sink, client.count, client.last, client.disorder = i, worker, 7, 9, 1
+        worker.clients.append(client)
+    worker.rearm(20, 25, 10)
+    assert [c.index for c in worker.clients if c.sampled] == list(range(0, 100, 10))
+    assert {(c.count, c.last, c.disorder) for c in worker.clients} == {(0, 0, 0)}
+    assert (worker.count_from, worker.record_from, worker.floor) == (20, 25, b"000020")
+    worker.rearm(1, 1, 1)
+    assert all(c.sampled for c in worker.clients)
 
 
 def test_handshake_and_frames_in_one_read() -> None:
