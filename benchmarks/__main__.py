@@ -25,8 +25,13 @@ from .run import CONTENDERS, GENERATOR_CORE, QUICK, BenchSession, Contender, Pla
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 
-async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: tqdm[Any]) -> dict[str, Any]:
-    """Connect ``plan.idle_clients`` idle clients: connections/s and RSS growth per connection."""
+async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: tqdm[Any],
+                      most: int = 0) -> dict[str, Any]:
+    """Connect ``plan.idle_clients`` idle clients: connections/s and RSS growth per connection.
+
+    With ``most`` above that, go on connecting up to ``most`` clients and measure RSS again:
+    the most connections within 1 GiB is then extrapolated from that larger measurement.
+    """
     session = BenchSession(contender, workers=plan.workers, deflate=deflate)
     try:
         await session.start()
@@ -37,7 +42,7 @@ async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: t
         rss1 = session.rss()
         added = connected["added"]
         per_conn = (rss1 - rss0) / added if added else None
-        return {
+        result: dict[str, Any] = {
             "deflate_offered": deflate,
             "clients": added,
             "failed": connected["failed"],
@@ -48,13 +53,27 @@ async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: t
             "bytes_per_conn": per_conn,
             "max_conns_1gib": int((2**30 - rss0) / per_conn) if per_conn else None,
         }
+        if most > plan.idle_clients:
+            more = await session.connect(most)
+            await asyncio.sleep(2.0)
+            rss2 = session.rss()
+            total = session.clients
+            grown = (rss2 - rss0) / total if total else None
+            result.update({
+                "most_clients": total,
+                "most_failed": more["failed"],
+                "most_rss_bytes": rss2,
+                "most_bytes_per_conn": grown,
+                "max_conns_1gib": int((2**30 - rss0) / grown) if grown else None,
+            })
+        return result
     finally:
         await session.stop()
         bar.update()
 
 
 async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, Any]:
-    session = BenchSession(contender, workers=plan.workers)
+    session = BenchSession(contender, workers=plan.workers, sample_target=plan.sample_target)
     steps: list[dict[str, Any]] = []
     result: dict[str, Any] = {"steps": steps}
     try:
@@ -81,18 +100,24 @@ async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, 
     return result
 
 
-async def run_contender(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, Any]:
+async def run_contender(contender: Contender, plan: Plan, bar: tqdm[Any], most: int) -> dict[str, Any]:
     bar.set_postfix_str(f"{contender.key}: idle connections")
-    plain = await idle_memory(contender, plan, deflate=False, bar=bar)
+    plain = await idle_memory(contender, plan, deflate=False, bar=bar, most=most)
     bar.set_postfix_str(f"{contender.key}: idle connections, deflate offered")
     deflate = await idle_memory(contender, plan, deflate=True, bar=bar)
     return {"contender": contender.key, "idle": plain, "idle_deflate": deflate,
             **await fanout(contender, plan, bar)}
 
 
-async def main_async(plan: Plan, keys: list[str], out: str) -> None:
+async def main_async(plan: Plan, keys: list[str], out: str, fd_limit: int) -> None:
     runs: list[dict[str, Any]] = []
     meta = report.machine_info()
+    # Every connection is a file descriptor in the server's process: the limit (its hard limit
+    # is the most a process may raise it to) stops the measurement there, less some for the
+    # server's own files and the coordinator's clients.
+    most = min(plan.most_clients, fd_limit - 1000)
+    meta["fd_limit"] = fd_limit
+    meta["most_clients"] = most
     meta["load_before"] = os.getloadavg()
     started = time.time()
     per_contender = 2 + len(plan.fanout_steps) + (1 if plan.open_loop_clients in plan.fanout_steps else 0)
@@ -100,7 +125,7 @@ async def main_async(plan: Plan, keys: list[str], out: str) -> None:
         for r in range(plan.runs):
             order = keys if r % 2 == 0 else list(reversed(keys))  # alternate, so drift evens out
             for key in order:
-                result = await run_contender(CONTENDERS[key], plan, bar)
+                result = await run_contender(CONTENDERS[key], plan, bar, most)
                 result["run"] = r
                 runs.append(result)
                 tqdm.write(report.one_line(result))
@@ -118,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N, one run (development)")
     parser.add_argument("--runs", type=int, help="runs per contender (default 2)")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="about N clients per step parse latency stamps, the others only "
+                             "count (default 1000; 0 = every client)")
     parser.add_argument("--only", nargs="+", choices=sorted(CONTENDERS), help="these contenders only")
     parser.add_argument("--out", help="results folder (default benchmarks/results)")
     parser.add_argument("--report-only", action="store_true", help="redo table and plots from raw.json")
@@ -125,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else Plan()
     if args.runs:
         plan = Plan(**{**plan.__dict__, "runs": args.runs})
+    if args.sample is not None:
+        plan = Plan(**{**plan.__dict__, "sample_target": args.sample})
     out = args.out or (os.path.join("/tmp", "wschat-bench-quick") if args.quick else RESULTS)
     if args.report_only:
         with open(os.path.join(out, "raw.json")) as f:
@@ -135,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {GENERATOR_CORE})
     else:
         print("warning: one core only; server and generator share it", file=sys.stderr)
-    raise_file_limit()
+    fd_limit = raise_file_limit()
     keys = args.only or list(CONTENDERS)
     loop = new_loop()
     try:
-        loop.run_until_complete(main_async(plan, keys, out))
+        loop.run_until_complete(main_async(plan, keys, out, fd_limit))
     finally:
         with contextlib.suppress(Exception):
             loop.close()

@@ -163,7 +163,16 @@ def goals(grouped: dict[str, list[Run]], table_max: int) -> list[tuple[str, str,
     return out
 
 
+def _derive(runs: list[Run]) -> None:
+    """Figures that older raw.json files lack, computed from what they have."""
+    for run in runs:
+        for step in run["steps"]:
+            if "server_load" not in step and step.get("seconds"):
+                step["server_load"] = step["server_cpu_s"] / step["seconds"]
+
+
 def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
+    _derive(runs)
     grouped = _by_contender(runs)
     plan = meta.get("plan", {})
     table_steps = plan.get("table_steps", [100, 1000, 5000, 10000])
@@ -176,22 +185,32 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
         f"load average before {_loads(meta.get('load_before'))}, after {_loads(meta.get('load_after'))}")
     add(f"- Python {meta.get('python')}; {versions}")
     add(f"- {plan.get('runs')} runs per contender, alternating; every figure is the median over runs. "
-        "Server pinned to core 0, load generator (4 processes + coordinator) to core 1.\n")
+        "Server pinned to core 0, load generator (4 processes + coordinator) to core 1.")
+    target = plan.get("sample_target")
+    if target:
+        add(f"- Latency percentiles come from about {target:,} sampled clients per step: every k-th in "
+            f"connection order, k = clients // {target:,} (every client below {2 * target:,}); every "
+            "client counts its deliveries (benchmarks/README.md).")
+    elif target == 0:
+        add("- Latency percentiles come from every client.")
+    add("")
 
     add("## Broadcast fan-out (4 broadcasts in flight, 100 samples per step)\n")
-    add("| server | clients | deliveries/s | p50 ms | p95 ms | p99 ms | server CPU µs/delivery | deliveries per CPU-s | generator load |")
-    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    add("| server | clients | deliveries/s | p50 ms | p95 ms | p99 ms | server CPU µs/delivery | deliveries per CPU-s | server load | generator load |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, rs in grouped.items():
         for n in table_steps:
             med = _stepper(rs, n)
             add(f"| {LABELS[key]} | {n:,} | {_fmt(med('deliveries_per_s'), ',.0f')} | {_fmt(med('lat_p50_ms'))} | "
                 f"{_fmt(med('lat_p95_ms'))} | {_fmt(med('lat_p99_ms'))} | {_fmt(med('cpu_us_per_delivery'), '.2f')} | "
-                f"{_fmt(med('deliveries_per_cpu_s'), ',.0f')} | {_fmt(med('generator_load'), '.0%')} |")
+                f"{_fmt(med('deliveries_per_cpu_s'), ',.0f')} | {_fmt(med('server_load'), '.0%')} | "
+                f"{_fmt(med('generator_load'), '.0%')} |")
     add("")
-    add("Latency is from the send until each client has the message (every delivery counts). "
-        "Generator load is the generator's CPU seconds per second of the step (100 % = its whole core). "
-        "Where it is near 100 %, that row's deliveries/s and latencies are bounded by the generator's "
-        "core, not by the server; server CPU per delivery is measured on the server alone.\n")
+    add("Latency is from the send until a client has the message. Server load and generator load "
+        "are CPU seconds per second of the step (100 % = a whole core: the server has core 0, the "
+        "generator core 1). A row whose generator load is near 100 % while the server's is well below "
+        "is bounded by the generator: its deliveries/s is a floor for the server and its latencies "
+        "include waiting for the generator. Server CPU per delivery is measured on the server alone.\n")
 
     add("## websocket-shootout sweep (clients where the per-broadcast p95 passes a limit)\n")
     add("| server | p95 > 250 ms at | p95 > 500 ms at | deliveries per server CPU-s (steps ≥ 1,000 clients) |")
@@ -211,18 +230,34 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
     add("")
 
     idle_n = plan.get("idle_clients", 10000)
-    add(f"## Connections ({idle_n:,} idle clients)\n")
-    add("| server | connections/s | KiB per idle connection | KiB, client offers deflate | most connections in 1 GiB |")
-    add("| --- | ---: | ---: | ---: | ---: |")
+    add(f"## Connections ({idle_n:,} idle clients, then as many as the file limit allows)\n")
+    add(f"| server | connections/s | KiB per idle connection ({idle_n:,}) | KiB, client offers deflate | "
+        "measured up to | RSS there, MiB | KiB per connection there | most connections in 1 GiB |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, rs in grouped.items():
         def idle(name: str, part: str = "idle", rs: list[Run] = rs) -> float | None:
-            return _median([r[part][name] for r in rs])
+            return _median([r[part].get(name) for r in rs])
         kib = idle("bytes_per_conn")
         kib_d = idle("bytes_per_conn", "idle_deflate")
+        most_kib = idle("most_bytes_per_conn")
+        most_rss = idle("most_rss_bytes")
         add(f"| {LABELS[key]} | {_fmt(idle('connects_per_s'), ',.0f')} | {_fmt(kib and kib / 1024)} | "
-            f"{_fmt(kib_d and kib_d / 1024)} | {_fmt(idle('max_conns_1gib'), ',.0f')} |")
+            f"{_fmt(kib_d and kib_d / 1024)} | {_fmt(idle('most_clients') or idle('clients'), ',.0f')} | "
+            f"{_fmt(most_rss and most_rss / 2**20, ',.0f')} | {_fmt(most_kib and most_kib / 1024)} | "
+            f"{_fmt(idle('max_conns_1gib'), ',.0f')} |")
     add("")
-    add("Most connections in 1 GiB is extrapolated: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
+    most, fd_limit = meta.get("most_clients"), meta.get("fd_limit")
+    if most and fd_limit and most >= fd_limit - 1000:
+        add(f"Connections are measured up to {most:,}, where the file-descriptor limit stops the "
+            f"measurement: every connection is a file descriptor in the server's process, whose "
+            f"limit here is {fd_limit:,} and cannot be raised. Most connections in 1 GiB is "
+            "extrapolated beyond that: (1 GiB - RSS before connecting) / RSS growth per connection "
+            f"over the {most:,}.\n")
+    elif most:
+        add(f"Connections are measured up to {most:,}; most connections in 1 GiB is extrapolated "
+            "from them: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
+    else:
+        add("Most connections in 1 GiB is extrapolated: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
 
     add("## Goals (issue 6)\n")
     add("| goal | measured | met |")

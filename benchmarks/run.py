@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing as mp
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,10 +33,11 @@ from .loadgen import (
     ClientSpec,
     LoginPlan,
     Sink,
+    WorkerPool,
+    die_with_parent,
     open_client,
     raise_file_limit,
     stamp,
-    worker_main,
 )
 
 SERVER_CORE = 0
@@ -84,14 +82,6 @@ CONTENDERS: dict[str, Contender] = {
 }
 
 
-def die_with_parent() -> None:
-    """Linux: get SIGKILL when the coordinator dies, so no server or worker outlives a run."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _pin_server() -> None:  # runs in the server's child process before exec
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {SERVER_CORE})
@@ -103,14 +93,17 @@ class NullSink(Sink):
     pass
 
 
-@dataclass
 class PrivateSink(Sink):
-    latencies: list[int] = field(default_factory=list)
-    record: bool = False
+    """``pb``'s: the latency of each private message while ``record`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.private_latencies: list[int] = []
+        self.record = False
 
     def on_private(self, number: int, sent_ns: int, now: int) -> None:
         if self.record:
-            self.latencies.append(now - sent_ns)
+            self.private_latencies.append(now - sent_ns)
 
 
 @dataclass
@@ -124,26 +117,28 @@ class Pending:
 class BenchSession:
     """One server process and the generator's workers connected to it."""
 
-    def __init__(self, contender: Contender, *, workers: int, deflate: bool = False) -> None:
+    def __init__(self, contender: Contender, *, workers: int, deflate: bool = False,
+                 sample_target: int = 1000) -> None:
         self.contender = contender
         self.deflate = deflate
         self.n_workers = workers
+        #: About this many clients parse latency stamps at each step (0: every client).
+        self.sample_target = sample_target
         self.server: subprocess.Popen[str] | None = None
         self.server_ps: psutil.Process | None = None
         self.scratch = tempfile.TemporaryDirectory(prefix="wschat-bench-")
-        self.pipes: list[Connection] = []
-        self.procs: list[Any] = []
-        self.replies: list[asyncio.Queue[tuple[Any, ...]]] = []
-        self.live: list[int] = []
+        self.pool: WorkerPool | None = None
         self.pending: dict[int, Pending] = {}
         self.next_bid = 1
-        self.clients = 0
         self.spec: ClientSpec | None = None
         self.plan: LoginPlan | None = None
         self.sender: Client | None = None
         self.private_from: Client | None = None
         self.private_sink = PrivateSink()
         self.setup: list[Client] = []
+        #: The last phase's sampled latencies (ns) and their clients' indexes (for checks).
+        self.last_latencies: np.ndarray[Any, Any] = np.empty(0, dtype=np.int64)
+        self.last_indexes: np.ndarray[Any, Any] = np.empty(0, dtype=np.int_)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -167,34 +162,13 @@ class BenchSession:
 
     async def _start_workers(self) -> None:
         assert self.spec is not None
-        ctx = mp.get_context("spawn")
-        loop = asyncio.get_running_loop()
-        for w in range(self.n_workers):
-            ours, theirs = ctx.Pipe()
-            core = GENERATOR_CORE if _two_cores() else None
-            proc = ctx.Process(
-                target=worker_main, args=(theirs, self.spec, f"127.0.0.{2 + w}", core), daemon=True
-            )
-            proc.start()
-            theirs.close()
-            self.pipes.append(ours)
-            self.procs.append(proc)
-            self.replies.append(asyncio.Queue())
-            self.live.append(0)
-            loop.add_reader(ours.fileno(), self._on_pipe, w)
-            os.set_blocking(ours.fileno(), True)  # see Worker.run
+        core = GENERATOR_CORE if _two_cores() else None
+        self.pool = WorkerPool(self.spec, self.n_workers, core=core, on_done=self._on_done)
+        self.pool.start()
 
-    def _on_pipe(self, w: int) -> None:
-        pipe = self.pipes[w]
-        try:
-            while pipe.poll():
-                message = pipe.recv()
-                if message[0] == "done":
-                    self._on_done(message[1], message[2])
-                else:
-                    self.replies[w].put_nowait(message)
-        except (EOFError, OSError):
-            asyncio.get_running_loop().remove_reader(pipe.fileno())
+    @property
+    def clients(self) -> int:
+        return self.pool.clients if self.pool is not None else 0
 
     def _on_done(self, bid: int, last_ns: int) -> None:
         pending = self.pending.get(bid)
@@ -204,11 +178,6 @@ class BenchSession:
         pending.remaining -= 1
         if pending.remaining <= 0 and not pending.future.done():
             pending.future.set_result(pending.last_ns)
-
-    async def _ask_all(self, message: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        for pipe in self.pipes:
-            pipe.send(message)
-        return [await q.get() for q in self.replies]
 
     async def _setup_users(self) -> None:
         """wschat: one password login per user (20 users, plus the sender and the private
@@ -238,17 +207,8 @@ class BenchSession:
             await open_client(spec, self.private_sink, name="pb")
 
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._ask_all(("close",)), 20)
-        loop = asyncio.get_running_loop()
-        for pipe in self.pipes:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(pipe.fileno())
-            pipe.close()
-        for proc in self.procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+        if self.pool is not None:
+            await self.pool.close()
         if self.server is not None:
             self.server.terminate()
             try:
@@ -271,7 +231,8 @@ class BenchSession:
 
     def generator_cpu(self) -> float:
         total = 0.0
-        for pid in [os.getpid(), *(p.pid for p in self.procs)]:
+        pids = self.pool.pids if self.pool is not None else []
+        for pid in [os.getpid(), *pids]:
             with contextlib.suppress(psutil.Error):
                 t = psutil.Process(pid).cpu_times()
                 total += t.user + t.system
@@ -279,35 +240,32 @@ class BenchSession:
 
     async def connect(self, total: int) -> dict[str, float]:
         """Add clients until ``total`` are connected; spread evenly over the workers."""
-        assert self.plan is not None
-        add = total - self.clients
-        shares = [add // self.n_workers + (1 if w < add % self.n_workers else 0)
-                  for w in range(self.n_workers)]
-        start = time.perf_counter()
-        first = self.clients
-        for w, share in enumerate(shares):
-            self.pipes[w].send(("connect", first, share, self.plan))
-            first += share
-        replies = [await q.get() for q in self.replies]
-        seconds = time.perf_counter() - start
-        ok = sum(r[1] for r in replies)
-        failed = sum(r[2] for r in replies)
-        for w, r in enumerate(replies):
-            self.live[w] += r[1]
-        self.clients += ok
-        return {"added": ok, "failed": failed, "seconds": seconds, "per_s": ok / seconds if seconds else 0.0}
+        assert self.plan is not None and self.pool is not None
+        return await self.pool.connect(self.plan, total)
+
+    @property
+    def sample_every(self) -> int:
+        """Every how many clients one is sampled now: about ``sample_target`` of them, spread
+        evenly over the connection order (every client below twice the target)."""
+        if self.sample_target <= 0:
+            return 1
+        return max(1, self.clients // self.sample_target)
 
     async def _arm(self, count_from: int, record_from: int) -> None:
-        await self._ask_all(("arm", count_from, record_from))
+        assert self.pool is not None
+        await self.pool.arm(count_from, record_from, self.sample_every)
 
-    async def _collect(self) -> tuple[np.ndarray[Any, Any], int]:
-        replies = await self._ask_all(("collect",))
-        arrays = [np.frombuffer(r[1], dtype=np.int64) for r in replies]
-        lost = sum(int(r[3]) for r in replies)
-        for w, r in enumerate(replies):
-            self.live[w] = int(r[2])
-        latencies = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-        return latencies, lost
+    async def _collect(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int, int]:
+        """Latencies of the sampled clients (ns) and the index of the client of each, the
+        clients lost, and the deliveries to every client."""
+        assert self.pool is not None
+        chunks, lost, deliveries = await self.pool.collect()
+        latencies = np.concatenate([np.frombuffer(a, dtype=np.int64) for a, _ in chunks] or
+                                   [np.empty(0, dtype=np.int64)])
+        indexes = np.concatenate([np.frombuffer(b, dtype=np.int_) for _, b in chunks] or
+                                 [np.empty(0, dtype=np.int_)])
+        self.last_indexes = indexes
+        return latencies, indexes, lost, deliveries
 
     def _broadcast(self) -> tuple[int, asyncio.Future[int]]:
         """Send one stamped broadcast; the future gets the time the last client had it."""
@@ -315,7 +273,8 @@ class BenchSession:
         bid = self.next_bid
         self.next_bid += 1
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        remaining = sum(1 for n in self.live if n > 0)
+        assert self.pool is not None
+        remaining = sum(1 for n in self.pool.live if n > 0)
         sent = time.monotonic_ns()
         self.pending[bid] = Pending(remaining, sent, 0, future)
         if remaining == 0:
@@ -366,21 +325,25 @@ class BenchSession:
         seconds = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, lost = await self._collect()
-        deliveries = int(latencies.size)
+        latencies, _, lost, deliveries = await self._collect()
+        self.last_latencies = latencies
         return {
             "clients": self.clients,
+            "sample_every": self.sample_every,
             "samples": len(rtts),
             "timeouts": timeouts,
             "lost_clients": lost,
             "deliveries": deliveries,
+            "latency_samples": int(latencies.size),
             "seconds": seconds,
             "deliveries_per_s": deliveries / seconds if seconds else 0.0,
             "server_cpu_s": cpu,
+            "server_load": cpu / seconds if seconds else None,
             "cpu_us_per_delivery": 1e6 * cpu / deliveries if deliveries else None,
             "deliveries_per_cpu_s": deliveries / cpu if cpu else None,
             "generator_cpu_s": gen,
             "generator_load": gen / seconds if seconds else None,
+            "generator_us_per_delivery": 1e6 * gen / deliveries if deliveries else None,
             **_percentiles("lat", latencies / 1e6),
             **_percentiles("rtt", np.asarray(rtts)),
         }
@@ -393,7 +356,7 @@ class BenchSession:
         base = self.next_bid
         await self._arm(base, base + int(rate * warmup))
         sink = self.private_sink
-        sink.latencies.clear()
+        sink.private_latencies.clear()
         futures: list[asyncio.Future[int]] = []
         start = time.monotonic()
         total = warmup + seconds
@@ -423,19 +386,24 @@ class BenchSession:
         elapsed = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, lost = await self._collect()
+        latencies, _, lost, deliveries = await self._collect()
+        self.last_latencies = latencies
         return {
             "clients": self.clients,
+            "sample_every": self.sample_every,
             "rate": rate,
             "broadcasts": len(futures),
             "timeouts": len(not_done),
             "lost_clients": lost,
-            "deliveries": int(latencies.size),
+            "deliveries": deliveries,
+            "latency_samples": int(latencies.size),
             "server_cpu_s": cpu,
+            "server_load": cpu / elapsed if elapsed else None,
             "generator_load": gen / elapsed if elapsed else None,
+            "generator_us_per_delivery": 1e6 * gen / deliveries if deliveries else None,
             **_percentiles("lat", latencies / 1e6),
-            "private_samples": len(sink.latencies),
-            **_percentiles("private", np.asarray(sink.latencies) / 1e6),
+            "private_samples": len(sink.private_latencies),
+            **_percentiles("private", np.asarray(sink.private_latencies) / 1e6),
         }
 
 
@@ -469,10 +437,17 @@ class Plan:
     fanout_steps: Sequence[int] = (100, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000)
     table_steps: Sequence[int] = (100, 1000, 5000, 10_000)
     idle_clients: int = 10_000
+    #: Then, in the same session, connect up to this many for "most connections in 1 GiB"
+    #: (capped below the file-descriptor limit, 20,000 here: see __main__.py).
+    most_clients: int = 19_000
     open_loop_clients: int = 1000
     samples: int = 100
     workers: int = 4
     runs: int = 2
+    #: About this many clients parse latency stamps at each step, every k-th by connection
+    #: order (k = clients // sample_target); the others only count broadcasts. 0: every client.
+    sample_target: int = 1000
 
 
-QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000, samples=30, runs=1)
+QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000,
+             most_clients=1500, samples=30, runs=1)
