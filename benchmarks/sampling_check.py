@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .loadgen import new_loop, raise_file_limit
+from .report import machine_info
 from .run import CONTENDERS, GENERATOR_CORE, BenchSession, Plan
 
 STEPS = (1000, 2000, 5000, 10_000)
@@ -82,6 +83,11 @@ async def main_async(out: str) -> None:
             print(lines[-1], flush=True)
     lines.append("")
     lines.append(f"Load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.")
+    # The figures depend on the event loop (uvloop or not): say which versions measured them.
+    info = machine_info()
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k in ("websockets", "uvloop"))
+    lines.append(f"{info['date']}, commit {info['commit']}: {info['cpu']}, {info['cores']} cores; "
+                 f"Python {info['python']}, {versions}.")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "sampling.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
