@@ -126,7 +126,7 @@ def one_line(run: Run) -> str:
 
 
 def goals(grouped: dict[str, list[Run]], table_max: int) -> list[tuple[str, str, bool | None]]:
-    """(goal, measured, met) for every goal of issue 6, per store of ours."""
+    """(goal, measured, met) for every goal of the benchmark (benchmarks/README.md), per store of ours."""
     out: list[tuple[str, str, bool | None]] = []
     relay = grouped.get("relay-broadcast", [])
     sio = grouped.get("socketio", [])
@@ -259,7 +259,7 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
     else:
         add("Most connections in 1 GiB is extrapolated: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
 
-    add("## Goals (issue 6)\n")
+    add("## Goals\n")
     add("| goal | measured | met |")
     add("| --- | --- | --- |")
     for goal, measured, met in goals(grouped, max(table_steps)):
