@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .loadgen import new_loop, raise_file_limit
@@ -78,17 +78,17 @@ async def socketio_server(host: str, port: int) -> None:
     app = web.Application()
     sio.attach(app)
 
-    @sio.event  # type: ignore[misc]
+    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         name = parse_qs(environ.get("QUERY_STRING", "")).get("name", [""])[0]
         if name:
             await sio.enter_room(sid, name)
 
-    @sio.on("message")  # type: ignore[misc]
+    @sio.on("message")
     async def message(sid: str, data: Any) -> None:
         await sio.emit("message", data)
 
-    @sio.on("private")  # type: ignore[misc]
+    @sio.on("private")
     async def private(sid: str, data: dict[str, str]) -> None:
         await sio.emit("message", data["text"], to=data["to"])
 
@@ -96,7 +96,7 @@ async def socketio_server(host: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
+    server = cast(asyncio.Server | None, site._server)  # aiohttp types it as AbstractServer
     assert server is not None and server.sockets
     print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
     await asyncio.Future()

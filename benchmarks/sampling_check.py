@@ -89,8 +89,8 @@ async def main_async(out: str) -> None:
     lines.append(f"{info['date']}, commit {info['commit']}: {info['cpu']}, {info['cores']} cores; "
                  f"Python {info['python']}, {versions}.")
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "sampling.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "sampling.md"), "w") as md:
+        md.write("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
