@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from wschat.bus import Joined, LocalBus
 from wschat.model import Draft, Entry
 from wschat.routing import Presence
@@ -14,9 +16,12 @@ class Recorder:
     def __init__(self) -> None:
         self.entries: list[tuple[Entry, str | None]] = []
         self.presence: list[tuple[str, bool, str | None]] = []
+        #: How many entries each ``deliver`` call handed over.
+        self.runs: list[int] = []
 
-    def deliver(self, entry: Entry, origin: str | None) -> None:
-        self.entries.append((entry, origin))
+    def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        self.entries.extend(entries)
+        self.runs.append(len(entries))
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
         self.presence.append((user, online, event_id))

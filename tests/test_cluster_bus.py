@@ -87,6 +87,33 @@ async def test_synced_returns_once_the_tail_handed_the_entry_over(make_node: Mak
         assert sink.entries[-1][0] == result.entry  # already delivered, not merely stored
 
 
+async def test_entries_read_together_are_handed_over_in_one_call(make_node: MakeNode) -> None:
+    """One XREAD that brings many entries is one burst for the server (one write per
+    connection), not one per entry."""
+    (_, bus, sink), (other, _, _) = await make_node(), await make_node()
+    assert bus._tail_redis is not None
+    read = bus._tail_redis.xread
+    gate = asyncio.Event()
+
+    async def held_read(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await read(*args, **kwargs)
+
+    [first] = await other.append([Draft("bob", None, "first", 1.0)])
+    await bus.synced(first.entry.id, None)  # the tail is back in an XREAD of its own
+    bus._tail_redis.xread = held_read  # type: ignore[method-assign]
+    [wake] = await other.append([Draft("bob", None, "wake the tail", 1.0)])  # ends that XREAD
+    await until(lambda: len(sink.entries) == 2)  # and the tail's next read waits for the gate
+    appended = []
+    for i in range(5):  # five commits, each its own XADD
+        [result] = await other.append([Draft("bob", None, str(i), 1.0, origin=f"s-{i}")])
+        appended.append((result.entry, f"s-{i}"))
+    gate.set()
+    await until(lambda: len(sink.entries) == 7)
+    assert sink.entries == [(first.entry, None), (wake.entry, None), *appended]
+    assert sink.runs == [1, 1, 5]
+
+
 async def test_presence_is_counted_across_nodes(make_node: MakeNode) -> None:
     (_, bus_a, sink_a), (_, bus_b, sink_b) = await make_node(), await make_node()
     joined = await bus_a.join("Ana", "ana", "s-1", True)

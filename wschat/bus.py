@@ -18,7 +18,7 @@ the log read covered.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,8 +43,9 @@ class Joined:
 class Sink(Protocol):
     """What a bus hands over (the chat server implements it). Both calls must not block."""
 
-    def deliver(self, entry: Entry, origin: str | None) -> None:
-        """Route a new log entry to this process' sessions; ``origin`` is the sending session."""
+    def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        """Route a run of new log entries, in log order, to this process' sessions; each
+        comes with its ``origin``, the sending session's id (None if unknown)."""
         ...
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:

@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .bus import Joined, Sink
-from .model import log_order
+from .model import Entry, log_order
 from .store.base import StoreError
 from .store.redis import (
     DEFAULT_MAXLEN,
@@ -342,24 +342,41 @@ class RedisBus:
                 for entry_id, fields in entries:
                     items.append((log_order(entry_id), is_log, entry_id, fields))
             items.sort(key=lambda item: item[0])
-            for _, is_log, entry_id, fields in items:
-                self._hand_over(is_log, entry_id, fields)
+            self._hand_over(items)
             self._wake()
 
-    def _hand_over(self, is_log: bool, entry_id: str, fields: dict[str, str]) -> None:
+    def _hand_over(self, items: list[tuple[tuple[int, int], bool, str, dict[str, str]]]) -> None:
+        """Hand ``items`` (in id order) to the sink: each run of log entries in one call, so
+        that a read of many entries is one burst (one write per connection), and presence
+        events in between, in their place."""
         sink = self._sink
-        try:
+        run: list[tuple[Entry, str | None]] = []
+        for _, is_log, entry_id, fields in items:
             if is_log:
                 self._log_pos = entry_id
                 if sink is not None:
-                    entry, origin = entry_from_stream(entry_id, fields)
-                    sink.deliver(entry, origin)
-            else:
-                self._presence_pos = entry_id
-                if sink is not None:
+                    try:
+                        run.append(entry_from_stream(entry_id, fields))
+                    except Exception:  # a bad item must not stop the tail for every session
+                        log.exception("could not read stream item %s", entry_id)
+                continue
+            self._deliver(run)
+            run = []
+            self._presence_pos = entry_id
+            if sink is not None:
+                try:
                     sink.presence_changed(fields["u"], fields["on"] == "1", entry_id)
-        except Exception:  # a bad item must not stop the tail for every session
-            log.exception("could not deliver stream item %s", entry_id)
+                except Exception:
+                    log.exception("could not deliver stream item %s", entry_id)
+        self._deliver(run)
+
+    def _deliver(self, run: list[tuple[Entry, str | None]]) -> None:
+        """Hand a run of log entries to the sink (which may keep the list)."""
+        if run and self._sink is not None:
+            try:
+                self._sink.deliver(run)
+            except Exception:
+                log.exception("could not deliver %d entries up to %s", len(run), run[-1][0].id)
 
     def _is_stopping(self) -> bool:
         return self._stopping

@@ -577,23 +577,33 @@ class ChatServer:
                         draft.ref))
                 continue
             tailed = self.bus.tails_log
-            # The whole burst is built and written without an await: no session can come
-            # or go in between, and each connection gets one write with its frames in order.
-            burst: Burst[Session] = Burst()
-            for (_, session), result in zip(batch, results, strict=True):
-                if tailed and result.created:
-                    continue  # it comes back through the bus, to every process
-                self._publish(session, result, burst)
-            self._write_burst(burst)
+            self._fan_out(
+                (session, result)
+                for (_, session), result in zip(batch, results, strict=True)
+                # what was created comes back through the bus, to every process
+                if not (tailed and result.created)
+            )
+
+    def _fan_out(self, results: Iterable[tuple[Session | None, Appended]]) -> None:
+        """Route each result (its sender, or None) and write them all as one burst.
+
+        The whole burst is built and written without an await: no session can come or go in
+        between, and each connection gets one write with its frames in order.
+        """
+        burst: Burst[Session] = Burst()
+        for sender, result in results:
+            self._publish(sender, result, burst)
+        self._write_burst(burst)
 
     # ------------------------------------------------------------------ the bus's sink
 
-    def deliver(self, entry: Entry, origin: str | None) -> None:
-        """A new log entry from the bus: route it; ``origin`` (a session id) gets its ref."""
-        sender = self._by_sid.get(origin) if origin is not None else None
-        burst: Burst[Session] = Burst()
-        self._publish(sender, Appended(entry, True), burst)
-        self._write_burst(burst)
+    def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        """New log entries from the bus, as one burst; ``origin`` (a session id) gets its ref."""
+        by_sid = self._by_sid
+        self._fan_out(
+            (by_sid.get(origin) if origin is not None else None, Appended(entry, True))
+            for entry, origin in entries
+        )
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
         """A user came or went: tell the sessions of every other user here."""
