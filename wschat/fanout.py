@@ -28,6 +28,8 @@ from typing import Generic, TypeVar
 from websockets.asyncio.connection import Connection
 from websockets.protocol import State
 
+from .wire import Opcode, encode_frame
+
 __all__ = ["Burst", "Deferred", "text_frame", "write_frames"]
 
 S = TypeVar("S", bound=Hashable)
@@ -37,15 +39,7 @@ _OPEN = State.OPEN
 
 def text_frame(text: str) -> bytes:
     """One final, unmasked text frame with ``text`` as its payload (server to client)."""
-    payload = text.encode()
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x81, n))
-    elif n < 65536:
-        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
-    return head + payload
+    return encode_frame(Opcode.TEXT, text)
 
 
 def write_frames(ws: Connection, data: bytes) -> bool:

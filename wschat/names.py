@@ -9,7 +9,7 @@ __all__ = ["MAX_NAME", "is_valid_name", "name_key"]
 #: Longest user name, in characters.
 MAX_NAME = 32
 
-_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
+_NAME = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_NAME}}}")
 
 
 def is_valid_name(name: object) -> bool:

@@ -462,31 +462,10 @@ def _message(entry: Entry) -> dict[str, object]:
 def message_frame(entry: Entry, ref: str | None = None) -> str:
     """A ``message`` frame; give ``ref`` only for the session that sent the message.
 
-    On the fan-out hot path: one dict, one encode. Encode once and share the string
-    across every session that gets the same frame.
+    On the fan-out path once per entry (not per delivery): encode once and share the
+    string across every session that gets the same frame.
     """
-    if ref is None:
-        return _ENCODER.encode(
-            {
-                "type": "message",
-                "id": entry.id,
-                "from": entry.sender,
-                "to": entry.to,
-                "text": entry.text,
-                "ts": entry.ts,
-            }
-        )
-    return _ENCODER.encode(
-        {
-            "type": "message",
-            "id": entry.id,
-            "from": entry.sender,
-            "to": entry.to,
-            "text": entry.text,
-            "ts": entry.ts,
-            "ref": ref,
-        }
-    )
+    return _with_ref(_message(entry), ref)
 
 
 def _with_ref(frame: dict[str, object], ref: str | None) -> str:

@@ -13,8 +13,6 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_BURST",
-    "DEFAULT_LOGIN_FAILURES",
-    "DEFAULT_LOGIN_WINDOW",
     "DEFAULT_RATE",
     "FailureLimiter",
     "TokenBucket",
@@ -27,11 +25,6 @@ DEFAULT_BURST: Final = 100.0
 # Refills are sums of float products: a client sending exactly at the rate may come out a
 # hair short of a whole token, and must not be refused for rounding.
 _EPSILON: Final = 1e-9
-
-#: Failed logins allowed per name (and per address) within the window.
-DEFAULT_LOGIN_FAILURES: Final = 10
-#: The window of failed logins, in seconds.
-DEFAULT_LOGIN_WINDOW: Final = 300.0
 
 
 class TokenBucket:
@@ -87,8 +80,8 @@ class FailureLimiter:
 
     def __init__(
         self,
-        max_failures: int = DEFAULT_LOGIN_FAILURES,
-        window: float = DEFAULT_LOGIN_WINDOW,
+        max_failures: int,
+        window: float,
         *,
         max_keys: int = 100_000,
     ) -> None:

@@ -53,7 +53,7 @@ from .bus import Bus, Joined, LocalBus
 from .fanout import Burst, Deferred, text_frame, write_frames
 from .model import Draft, Entry, log_order
 from .names import name_key
-from .ratelimit import FailureLimiter, TokenBucket
+from .ratelimit import DEFAULT_BURST, DEFAULT_RATE, FailureLimiter, TokenBucket
 from .routing import Presence, targets
 from .store import Account, Appended, Store, StoreError
 from .web import is_loopback_host, route
@@ -87,8 +87,8 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8765
-    rate_limit: float = 50.0
-    burst: float = 100.0
+    rate_limit: float = DEFAULT_RATE
+    burst: float = DEFAULT_BURST
     history: int = 50
     max_replay: int = 10_000
     max_pending: int = 1024 * 1024
@@ -154,6 +154,8 @@ class ChatServer:
         self._seam_hook = seam_hook
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
         self._buckets: dict[str, TokenBucket] = {}
+        #: Whether Host must name this machine (DNS rebinding); the config never changes.
+        self._loopback_only = is_loopback_host(self.config.host)
         self._failures_by_name = FailureLimiter(
             self.config.login_failures_per_name, self.config.login_failure_window
         )
@@ -250,7 +252,7 @@ class ChatServer:
             host=headers.get("Host"),
             secure=self.config.certfile is not None,
             allowed=self.config.allow_origins,
-            loopback_only=is_loopback_host(self.config.host),
+            loopback_only=self._loopback_only,
         )
         if reply is None:
             return None
@@ -347,11 +349,8 @@ class ChatServer:
             await self._refuse(ws, "login_required", "o primeiro quadro deve ser um login")
             return None
         event = proto.parse_frame(raw)
-        if isinstance(event, proto.Rejected):
-            if event.from_login:
-                await self._refuse(ws, event.code, event.detail)
-            else:
-                await self._refuse(ws, "login_required", _LOGIN_HINT)
+        if isinstance(event, proto.Rejected) and event.from_login:
+            await self._refuse(ws, event.code, event.detail)
             return None
         if not isinstance(event, proto.Login):
             await self._refuse(ws, "login_required", _LOGIN_HINT)
@@ -515,9 +514,7 @@ class ChatServer:
                 self._write(session, proto.help_frame(ref))
             case proto.HistoryRequest():
                 await self._on_history(session, event)
-            case proto.Login(ref=ref):
-                self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
-            case proto.Rejected(from_login=True, ref=ref):
+            case proto.Login(ref=ref) | proto.Rejected(from_login=True, ref=ref):
                 self._write(session, proto.rejected_frame(proto.already_logged_in(ref)))
             case proto.Rejected():
                 self._write(session, proto.rejected_frame(event))

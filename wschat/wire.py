@@ -238,10 +238,7 @@ def parse_handshake_response(data: bytes | bytearray | memoryview) -> HandshakeR
         if len(buffer) > MAX_HANDSHAKE_HEAD:
             raise HandshakeError(f"HTTP head longer than {MAX_HANDSHAKE_HEAD} bytes")
         raise IncompleteHandshake(f"HTTP head incomplete after {len(buffer)} bytes")
-    try:
-        text = buffer[:end].decode("iso-8859-1")
-    except UnicodeDecodeError:  # pragma: no cover - every byte is valid ISO-8859-1
-        raise HandshakeError("HTTP head is not text") from None
+    text = buffer[:end].decode("iso-8859-1")  # every byte is valid ISO-8859-1
     status_line, *header_lines = text.split("\r\n")
     version, _, rest = status_line.partition(" ")
     code, _, reason = rest.partition(" ")
