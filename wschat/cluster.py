@@ -48,7 +48,6 @@ from .store.redis import (
     LUA_LIB,
     RedisStore,
     entry_from_stream,
-    safe_url,
 )
 
 __all__ = ["DEFAULT_NODE_TTL", "RedisBus", "RedisConfig", "new_node_id"]
@@ -233,7 +232,7 @@ class RedisBus:
             asyncio.create_task(self._tail(), name=f"wschat-tail-{self.node}"),
             asyncio.create_task(self._keeper(), name=f"wschat-keeper-{self.node}"),
         ]
-        log.info("node %s on %s (node ttl %g s)", self.node, safe_url(store.url), self.node_ttl)
+        log.info("node %s on %s (node ttl %g s)", self.node, store.shown_url, self.node_ttl)
 
     async def stop(self) -> None:
         """Stop the tasks and unregister the node (its sessions, if any, go offline)."""

@@ -124,13 +124,11 @@ class RedisServer:
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="wschat-redis-")
         attempts = 3 if self.port == 0 else 1
-        for attempt in range(attempts):
+        for _ in range(attempts):
             port = self.port or _free_port()
             if self._launch(port, timeout):
                 self.port = port
                 return self
-            if attempt == attempts - 1:
-                break
         raise RuntimeError(f"redis-server did not start; its log: {self._log_tail()}")
 
     def _launch(self, port: int, timeout: float) -> bool:

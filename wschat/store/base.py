@@ -25,6 +25,7 @@ from ..names import is_valid_name
 __all__ = [
     "MAX_SEQ_ID",
     "REF_WINDOW",
+    "TOKEN_PRUNE_EVERY",
     "Account",
     "Appended",
     "OpenClose",
@@ -37,6 +38,9 @@ __all__ = [
 
 #: Seconds an accepted ``ref`` is remembered: a resend within this window is not stored again.
 REF_WINDOW = 600.0
+
+#: How often (in the callers' clock, seconds) a store deletes expired tokens.
+TOKEN_PRUNE_EVERY = 3600.0
 
 #: The largest sequence id (SQLite's INTEGER PRIMARY KEY is a signed 64-bit integer).
 MAX_SEQ_ID = 2**63 - 1

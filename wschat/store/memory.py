@@ -8,12 +8,14 @@ and stop as soon as they have enough entries; fine for a notebook, not for a big
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 from ..accounts import new_epoch
 from ..model import Draft, Entry
 from ..names import is_valid_name, name_key
 from .base import (
     REF_WINDOW,
+    TOKEN_PRUNE_EVERY,
     Account,
     Appended,
     OpenClose,
@@ -23,9 +25,6 @@ from .base import (
 )
 
 __all__ = ["MemoryStore"]
-
-#: How often (in the callers' clock, seconds) expired tokens are dropped.
-_TOKEN_PRUNE_EVERY = 3600.0
 
 
 class MemoryStore(OpenClose):
@@ -79,7 +78,7 @@ class MemoryStore(OpenClose):
         self._tokens.pop(token_hash, None)
 
     def _prune_tokens(self, now: float) -> None:
-        if now - self._tokens_pruned < _TOKEN_PRUNE_EVERY:
+        if now - self._tokens_pruned < TOKEN_PRUNE_EVERY:
             return
         self._tokens_pruned = now
         for key in [k for k, (_, expires) in self._tokens.items() if not expires > now]:
@@ -152,12 +151,7 @@ class MemoryStore(OpenClose):
         return found
 
     async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
-        below = min(upper_bound(upto), len(self._entries)) + 1
-        found: list[Entry] = []
-        for entry in self._visible_down(user_key, below):
-            if len(found) >= n:
-                break
-            found.append(entry)
+        found = list(islice(self._visible_down(user_key, upper_bound(upto) + 1), max(n, 0)))
         found.reverse()
         return found
 
@@ -172,15 +166,10 @@ class MemoryStore(OpenClose):
             if parsed is None:
                 return [], False
             below = parsed
-        found: list[Entry] = []
-        for entry in self._visible_down(user_key, below):
-            if len(found) > n:
-                break
-            found.append(entry)
-        more = len(found) > n
+        found = list(islice(self._visible_down(user_key, below), n + 1))  # one more: older?
         page = found[:n]
         page.reverse()
-        return page, more
+        return page, len(found) > n
 
     async def get(self, entry_id: str) -> Entry | None:
         number = parse_seq_id(entry_id)
@@ -203,7 +192,7 @@ class MemoryStore(OpenClose):
         if key not in self._away:
             return []
         start, end = self._away[key]
-        stop = min(upper_bound(upto), len(self._entries), len(self._entries) if end is None else end)
+        stop = min(upper_bound(upto), len(self._entries) if end is None else end)
         return [
             entry
             for entry in self._entries[start:stop]

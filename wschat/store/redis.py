@@ -45,7 +45,15 @@ from redis.exceptions import RedisError
 from ..accounts import new_epoch
 from ..model import Draft, Entry
 from ..names import is_valid_name, name_key
-from .base import REF_WINDOW, Account, Appended, OpenClose, StoreError, check_drafts
+from .base import (
+    REF_WINDOW,
+    TOKEN_PRUNE_EVERY,
+    Account,
+    Appended,
+    OpenClose,
+    StoreError,
+    check_drafts,
+)
 
 __all__ = [
     "DEFAULT_MAXLEN",
@@ -66,8 +74,6 @@ _MAX_PART = 2**64 - 1
 _STREAM_ID = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
 #: Entries fetched per round trip when a read walks the stream.
 _CHUNK = 512
-#: How often (in the callers' clock, seconds) expired tokens are dropped.
-_TOKEN_PRUNE_EVERY = 3600.0
 
 #: Lua shared by the scripts: the head of the log and the away marks (store-and-forward).
 LUA_LIB = """
@@ -342,7 +348,7 @@ class RedisStore(OpenClose):
         await self._do("saving a token", pipe.execute())
 
     async def token_user(self, token_hash: str, now: float) -> str | None:
-        if now - self._tokens_pruned >= _TOKEN_PRUNE_EVERY:
+        if now - self._tokens_pruned >= TOKEN_PRUNE_EVERY:
             self._tokens_pruned = now
             await self._prune_tokens(now)
         raw = await self._do("checking a token", self.redis.hget(self.key("tokens"), token_hash))
@@ -452,7 +458,7 @@ class RedisStore(OpenClose):
         self, user_key: str, after_id: str, upto: str | None, limit: int
     ) -> list[Entry] | None:
         high = _upper(upto)
-        if parse_stream_id(after_id) is None or await self.get(after_id) is None:
+        if await self.get(after_id) is None:  # get() also refuses a malformed id
             return None
         return await self._visible(user_key, "(" + after_id, high, limit, reverse=False)
 

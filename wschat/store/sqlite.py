@@ -33,6 +33,7 @@ from ..names import is_valid_name, name_key
 from .base import (
     MAX_SEQ_ID,
     REF_WINDOW,
+    TOKEN_PRUNE_EVERY,
     Account,
     Appended,
     OpenClose,
@@ -105,9 +106,6 @@ CHECKPOINT_EVERY = 1.0
 #: WAL pages after which a COMMIT checkpoints by itself: only a safety net in case the
 #: background checkpointer cannot keep up (SQLite's default is 1,000).
 _AUTOCHECKPOINT_PAGES = 10_000
-
-#: How often (in the callers' clock, seconds) expired tokens are deleted.
-_TOKEN_PRUNE_EVERY = 3600.0
 
 
 def _entry(row: Sequence[Any]) -> Entry:
@@ -297,7 +295,7 @@ class SQLiteStore(OpenClose):
 
     async def token_user(self, token_hash: str, now: float) -> str | None:
         with self._use("checking a token") as conn:
-            if now - self._tokens_pruned >= _TOKEN_PRUNE_EVERY:
+            if now - self._tokens_pruned >= TOKEN_PRUNE_EVERY:
                 self._tokens_pruned = now
                 conn.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
             row = conn.execute(
