@@ -154,15 +154,11 @@ def _fail(message: str) -> None:
 
 def _tolerant_streams() -> None:
     """A terminal that cannot show ``→`` or a user's emoji gets ``?``, not a traceback."""
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="replace")
-    reconfigure = getattr(sys.stdin, "reconfigure", None)
-    if reconfigure is not None:
-        with contextlib.suppress(ValueError, OSError):
-            reconfigure(errors="replace")
 
 
 def _describe(error: BaseException) -> str:

@@ -210,7 +210,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_pending=args.max_pending,
         ping_interval=args.ping_interval or None,
         ping_timeout=args.ping_timeout or None,
-        allow_origins=tuple(o.rstrip("/") for o in args.allow_origin),
+        allow_origins=tuple(args.allow_origin),  # web.origin_allowed normalises them
         certfile=args.certfile,
         keyfile=args.keyfile,
     )

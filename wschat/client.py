@@ -613,7 +613,9 @@ class ChatClient:
                 if not unsent:
                     break
                 for out in unsent:
-                    if self._ws is not ws or out.ref not in self._outbox:
+                    if self._ws is not ws:
+                        return  # another connection took over; it flushes for itself
+                    if out.ref not in self._outbox:  # answered while a send was awaited
                         continue
                     out.gen = gen
                     try:

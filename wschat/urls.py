@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
 
+from .web import WS_PATH
+
 __all__ = [
     "CHAT_PATH",
     "Endpoint",
@@ -31,8 +33,8 @@ __all__ = [
     "split_url",
 ]
 
-#: The chat server's WebSocket endpoint (PROTOCOL.md: ``GET /ws``).
-CHAT_PATH = "/ws"
+#: The chat server's WebSocket endpoint (PROTOCOL.md: ``GET /ws``), where its router serves it.
+CHAT_PATH = WS_PATH
 
 #: The schemes a user may type, and the WebSocket scheme each one means.
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}

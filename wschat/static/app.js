@@ -314,7 +314,14 @@ function startConnection(options, saved) {
   clearMessages();
   if (saved !== null) {
     me = saved.me ?? null;
-    for (const m of saved.messages ?? []) appendMessage(m, true);
+    const restored = saved.messages ?? [];
+    if (restored.length > 0) {
+      // One append for the whole list: one layout, not one per message (up to KEEP).
+      ui.messages.append(...restored.map((m) => messageElement(m)));
+      shown = restored.slice();
+      toEnd();
+      updateOlder();
+    }
     more = saved.more ?? null;
   }
   // With a restored outbox, the ids on screen tell the connection which messages the tab
