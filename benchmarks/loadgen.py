@@ -414,7 +414,7 @@ class Client(asyncio.BufferedProtocol):
             return
         rest = self.head[end + 4 :]
         try:
-            headers = wsframes.parse_handshake_response(self.head[:end], self.key)
+            headers = wsframes.parse_handshake_response(self.head[: end + 4], self.key)
         except wsframes.FrameError as error:
             self._fail(error)
             return

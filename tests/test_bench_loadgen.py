@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import Generator
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from benchmarks import loadgen, wsframes
+from benchmarks import loadgen
 from benchmarks.loadgen import Client, ClientSpec, Sink, Worker, stamp
+from wschat.wire import accept_key
 
 NOW = 9_000_000_000_000_000_000  # the fake clock's reading at every read
 COUNT_FROM, RECORD_FROM = 5, 7
@@ -209,6 +212,29 @@ def test_close_frame_is_answered_and_masked_frames_refused() -> None:
     assert transport.closed and client.count == 0
 
 
+def test_compressed_frames_are_inflated_only_when_deflate_was_negotiated() -> None:
+    # permessage-deflate with context takeover, as websockets' server writes it (the idle
+    # memory measurement with deflate offered: a login's welcome, then anything).
+    server_side = PerMessageDeflate(False, False, 15, 15)
+    payloads = [b'{"type":"welcome","user":"u","token":"t"}', b"x" * 3000,
+                _message(stamp("P", 3, SENT))]
+    stream = b"".join(
+        Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[server_side])
+        for payload in payloads
+    )
+    assert b"welcome" not in stream and b"x" * 100 not in stream  # really compressed
+    client, _, transport = _client(True)
+    client.is_ready = False  # waiting for its welcome
+    client.inflater = zlib.decompressobj(-15)
+    _feed(client, stream, [3, 20, 60])
+    assert client.ready.done() and client.welcome == {"type": "welcome", "user": "u", "token": "t"}
+    assert client.privates == 1 and not transport.closed
+    client, _, transport = _client(True)  # no extension negotiated: RSV1 is an error
+    client.is_ready = False
+    _feed(client, stream, [])
+    assert transport.closed and client.welcome is None
+
+
 def test_arming_resets_counts_and_samples_every_kth_client() -> None:
     class Pipe:
         def send(self, message: object) -> None: ...
@@ -232,7 +258,7 @@ def test_handshake_and_frames_in_one_read() -> None:
     client = Client(ClientSpec("relay", "127.0.0.1", 1), sink, None, "u", LOOP.create_future())
     client.transport = Transport()  # type: ignore[assignment]
     head = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {wsframes.accept_key(client.key)}\r\n\r\n").encode()
+            f"Sec-WebSocket-Accept: {accept_key(client.key)}\r\n\r\n").encode()
     frames = b"".join(Frame(Opcode.TEXT, _message(stamp("B", b, SENT))).serialize(mask=False)
                       for b in range(COUNT_FROM, COUNT_FROM + 3))
     _feed(client, head + frames, [len(head) - 3, len(head) + 5])
