@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import report
 from .loadgen import new_loop, raise_file_limit
-from .run import CONTENDERS, GENERATOR_CORE, QUICK, BenchSession, Contender, Plan
+from .run import CONTENDERS, GENERATOR_CORE, QUICK, BenchSession, Contender, Plan, two_cores
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             data = json.load(f)
         report.write(out, data["meta"], data["runs"])
         return 0
-    if (os.cpu_count() or 1) >= 2:
+    if two_cores():
         os.sched_setaffinity(0, {GENERATOR_CORE})
     else:
         print("warning: one core only; server and generator share it", file=sys.stderr)

@@ -450,7 +450,6 @@ async def open_client(
     first_frame: bytes | None = None,
     source: str | None = None,
     timeout: float = 30.0,
-    sampled: bool = True,
     index: int = -1,
 ) -> Client:
     """Connect one client and wait until it is ready (logged in / connected)."""
@@ -458,7 +457,7 @@ async def open_client(
     ready: asyncio.Future[Client] = loop.create_future()
     _, client = await asyncio.wait_for(
         loop.create_connection(
-            lambda: Client(spec, sink, first_frame, name, ready, sampled=sampled, index=index),
+            lambda: Client(spec, sink, first_frame, name, ready, index=index),
             spec.host,
             spec.port,
             local_addr=(source, 0) if source else None,
@@ -470,6 +469,25 @@ async def open_client(
     except BaseException:
         client.abort()
         raise
+
+
+def password_login(user: str, password: str) -> bytes:
+    """A wschat login frame with a password (the first one for a name registers it)."""
+    return json.dumps({"type": "login", "user": user, "password": password}).encode()
+
+
+async def register(spec: ClientSpec, users: tuple[str, ...], password: str) -> LoginPlan:
+    """Log each of ``users`` in once with ``password`` (registering it), keep its token and
+    leave: the plan's logins are then token logins, so thousands of clients cost no slow
+    hash each."""
+    logins = await asyncio.gather(*(
+        open_client(spec, Sink(), name=user, first_frame=password_login(user, password))
+        for user in users
+    ))
+    tokens = tuple(str(c.welcome["token"]) for c in logins if c.welcome is not None)
+    for client in logins:
+        client.abort()
+    return LoginPlan(users, tokens)
 
 
 # ---------------------------------------------------------------------------- worker process

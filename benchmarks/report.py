@@ -72,13 +72,13 @@ def _by_contender(runs: list[Run]) -> dict[str, list[Run]]:
 def _step(run: Run, clients: int) -> dict[str, Any] | None:
     """The fan-out step of ``run`` planned for ``clients`` clients."""
     for step in run["steps"]:
-        if step.get("target", step["clients"]) == clients:
+        if step["target"] == clients:
             return step  # type: ignore[no-any-return]
     return None
 
 
 def _targets(grouped: dict[str, list[Run]]) -> list[int]:
-    return sorted({s.get("target", s["clients"]) for rs in grouped.values() for r in rs for s in r["steps"]})
+    return sorted({s["target"] for rs in grouped.values() for r in rs for s in r["steps"]})
 
 
 def _step_median(runs: list[Run], clients: int, key: str) -> float | None:
@@ -90,7 +90,7 @@ def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None
     the median over runs."""
     values = []
     for run in runs:
-        steps = [s for s in run["steps"] if s.get("target", s["clients"]) >= min_clients]
+        steps = [s for s in run["steps"] if s["target"] >= min_clients]
         cpu = sum(s["server_cpu_s"] for s in steps)
         deliveries = sum(s["deliveries"] for s in steps)
         if cpu > 0:
@@ -167,6 +167,7 @@ def _derive(runs: list[Run]) -> None:
     """Figures that older raw.json files lack, computed from what they have."""
     for run in runs:
         for step in run["steps"]:
+            step.setdefault("target", step["clients"])  # the step's planned clients
             if "server_load" not in step and step.get("seconds"):
                 step["server_load"] = step["server_cpu_s"] / step["seconds"]
 

@@ -36,7 +36,9 @@ from .loadgen import (
     WorkerPool,
     die_with_parent,
     open_client,
+    password_login,
     raise_file_limit,
+    register,
     stamp,
 )
 
@@ -53,7 +55,6 @@ class Contender:
     """A server to measure: how to start it and which client dialect it speaks."""
 
     key: str
-    label: str
     dialect: str
     argv: Callable[[str], list[str]]  # given a scratch folder
 
@@ -73,11 +74,11 @@ def _peer(kind: str) -> Callable[[str], list[str]]:
 CONTENDERS: dict[str, Contender] = {
     c.key: c
     for c in [
-        Contender("wschat-memory", "wschat (--db :memory:)", "wschat", _wschat(None)),
-        Contender("wschat-sqlite", "wschat (SQLite file)", "wschat", _wschat("bench.db")),
-        Contender("relay-broadcast", "websockets broadcast() relay", "relay", _peer("relay-broadcast")),
-        Contender("relay-loop", "tutorial relay (await send loop)", "relay", _peer("relay-loop")),
-        Contender("socketio", "python-socketio (aiohttp)", "socketio", _peer("socketio")),
+        Contender("wschat-memory", "wschat", _wschat(None)),
+        Contender("wschat-sqlite", "wschat", _wschat("bench.db")),
+        Contender("relay-broadcast", "relay", _peer("relay-broadcast")),
+        Contender("relay-loop", "relay", _peer("relay-loop")),
+        Contender("socketio", "socketio", _peer("socketio")),
     ]
 }
 
@@ -162,7 +163,7 @@ class BenchSession:
 
     async def _start_workers(self) -> None:
         assert self.spec is not None
-        core = GENERATOR_CORE if _two_cores() else None
+        core = GENERATOR_CORE if two_cores() else None
         self.pool = WorkerPool(self.spec, self.n_workers, core=core, on_done=self._on_done)
         self.pool.start()
 
@@ -186,20 +187,13 @@ class BenchSession:
         assert spec is not None
         null = NullSink()
         if spec.dialect == "wschat":
-            def password(user: str) -> bytes:
-                return f'{{"type":"login","user":"{user}","password":"{PASSWORD}"}}'.encode()
-
-            logins = await asyncio.gather(*(
-                open_client(spec, null, name=u, first_frame=password(u)) for u in USERS
-            ))
-            tokens = tuple(str(c.welcome["token"]) for c in logins if c.welcome is not None)
-            for c in logins:
-                c.abort()
-            self.plan = LoginPlan(USERS, tokens)
+            self.plan = await register(spec, USERS, PASSWORD)
             sender_login = self.plan.login_frame(0)
             self.sender = await open_client(spec, null, name=USERS[0], first_frame=sender_login)
-            self.private_from = await open_client(spec, null, name="pa", first_frame=password("pa"))
-            await open_client(spec, self.private_sink, name="pb", first_frame=password("pb"))
+            self.private_from = await open_client(
+                spec, null, name="pa", first_frame=password_login("pa", PASSWORD))
+            await open_client(
+                spec, self.private_sink, name="pb", first_frame=password_login("pb", PASSWORD))
         else:
             self.plan = LoginPlan(tuple(f"c{i}" for i in range(20_000)), ())
             self.sender = await open_client(spec, null, name="sender")
@@ -245,27 +239,25 @@ class BenchSession:
 
     @property
     def sample_every(self) -> int:
-        """Every how many clients one is sampled now: about ``sample_target`` of them, spread
-        evenly over the connection order (every client below twice the target)."""
-        if self.sample_target <= 0:
-            return 1
-        return max(1, self.clients // self.sample_target)
+        """Every how many clients one is sampled now (see :func:`sample_every`)."""
+        return sample_every(self.clients, self.sample_target)
 
     async def _arm(self, count_from: int, record_from: int) -> None:
         assert self.pool is not None
         await self.pool.arm(count_from, record_from, self.sample_every)
 
-    async def _collect(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int, int]:
-        """Latencies of the sampled clients (ns) and the index of the client of each, the
-        clients lost, and the deliveries to every client."""
+    async def _collect(self) -> tuple[np.ndarray[Any, Any], int, int]:
+        """Latencies of the sampled clients (ns), the clients lost, and the deliveries to
+        every client; the latencies and the index of the client of each are also kept as
+        ``last_latencies`` and ``last_indexes`` (for benchmarks/sampling_check.py)."""
         assert self.pool is not None
         chunks, lost, deliveries = await self.pool.collect()
         latencies = np.concatenate([np.frombuffer(a, dtype=np.int64) for a, _ in chunks] or
                                    [np.empty(0, dtype=np.int64)])
         indexes = np.concatenate([np.frombuffer(b, dtype=np.int_) for _, b in chunks] or
                                  [np.empty(0, dtype=np.int_)])
-        self.last_indexes = indexes
-        return latencies, indexes, lost, deliveries
+        self.last_latencies, self.last_indexes = latencies, indexes
+        return latencies, lost, deliveries
 
     def _broadcast(self) -> tuple[int, asyncio.Future[int]]:
         """Send one stamped broadcast; the future gets the time the last client had it."""
@@ -325,8 +317,7 @@ class BenchSession:
         seconds = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, _, lost, deliveries = await self._collect()
-        self.last_latencies = latencies
+        latencies, lost, deliveries = await self._collect()
         return {
             "clients": self.clients,
             "sample_every": self.sample_every,
@@ -386,8 +377,7 @@ class BenchSession:
         elapsed = time.monotonic() - marks["t0"]
         cpu = self.server_cpu() - marks["cpu0"]
         gen = self.generator_cpu() - marks["gen0"]
-        latencies, _, lost, deliveries = await self._collect()
-        self.last_latencies = latencies
+        latencies, lost, deliveries = await self._collect()
         return {
             "clients": self.clients,
             "sample_every": self.sample_every,
@@ -422,8 +412,15 @@ def _percentiles(prefix: str, values: np.ndarray[Any, Any]) -> dict[str, float |
     return {f"{prefix}_p50_ms": float(p50), f"{prefix}_p95_ms": float(p95), f"{prefix}_p99_ms": float(p99)}
 
 
-def _two_cores() -> bool:
-    return len(os.sched_getaffinity(0) | {SERVER_CORE, GENERATOR_CORE}) >= 2 and (os.cpu_count() or 1) >= 2
+def sample_every(clients: int, target: int) -> int:
+    """Every how many of ``clients`` one is sampled: about ``target`` of them, spread evenly
+    over the connection order (every client below twice the target; every one for 0)."""
+    return 1 if target <= 0 else max(1, clients // target)
+
+
+def two_cores() -> bool:
+    """Whether the server and the generator each get a core of their own."""
+    return (os.cpu_count() or 1) >= 2
 
 
 def _broadcast_stamp_frame(dialect: str, text: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .loadgen import new_loop, raise_file_limit
 from .report import machine_info
-from .run import CONTENDERS, GENERATOR_CORE, BenchSession, Plan
+from .run import CONTENDERS, GENERATOR_CORE, BenchSession, Plan, sample_every, two_cores
 
 STEPS = (1000, 2000, 5000, 10_000)
 KEYS = ("wschat-memory", "relay-broadcast")
@@ -38,7 +38,7 @@ async def one(key: str, sample_target: int) -> list[dict[str, Any]]:
         for n in STEPS:
             await session.connect(n)
             step = await session.closed_loop()
-            every = max(1, session.clients // target)
+            every = sample_every(session.clients, target)
             lat, idx = session.last_latencies, session.last_indexes
             rows.append({"phase": f"{n:,} clients, 4 in flight", **step,
                          "all": _p(lat), "subset": _p(lat[idx % every == 0]), "every": every})
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sampling_check", description=__doc__)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
-    if (os.cpu_count() or 1) >= 2:
+    if two_cores():
         os.sched_setaffinity(0, {GENERATOR_CORE})
     raise_file_limit()
     loop = new_loop()

@@ -50,10 +50,10 @@ import pytest
 from benchmarks.loadgen import (
     NEVER,
     ClientSpec,
-    LoginPlan,
     Sink,
     WorkerPool,
     open_client,
+    register,
     stamp,
 )
 from wschat.serving import ServerThread
@@ -205,15 +205,7 @@ async def test_ten_thousand_connections_for_minutes(tmp_path: Any) -> None:
         pool.start()
 
         # One password login per user (registers it), then token logins for everyone.
-        logins = await asyncio.gather(*(
-            open_client(spec, Sink(), name=user, first_frame=json.dumps(
-                {"type": "login", "user": user, "password": PASSWORD}).encode())
-            for user in USERS
-        ))
-        tokens = tuple(str(c.welcome["token"]) for c in logins if c.welcome is not None)
-        for c in logins:
-            c.abort()
-        plan = LoginPlan(USERS, tokens)
+        plan = await register(spec, USERS, PASSWORD)
         caster_watch, whisper_watch = Watch(), Watch()
         caster = await open_client(spec, caster_watch, name=USERS[0], first_frame=plan.login_frame(0))
         whisperer = await open_client(spec, whisper_watch, name=USERS[1], first_frame=plan.login_frame(1))
