@@ -33,7 +33,6 @@ __all__ = [
     "Recorder",
     "expect_close",
     "expect_silence",
-    "fresh_name",
     "http_get",
     "ids",
     "login",
@@ -54,18 +53,10 @@ SILENCE = 0.3
 
 Frame = dict[str, Any]
 
-_names = itertools.count(1)
-
-
 def short(value: object, limit: int = 600) -> str:
     """``repr(value)`` cut to ``limit`` characters, so a failure report stays readable."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
-
-
-def fresh_name(prefix: str = "u") -> str:
-    """A user name never used before in this test process (valid: letters and digits)."""
-    return f"{prefix}{next(_names)}"
 
 
 async def open_ws(url: str, **kwargs: Any) -> ClientConnection:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
 # Set before any test module imports wschat, so notebooks and helpers see it too.
 os.environ["WSCHAT_OFFLINE"] = "1"
 
+from chatkit import Clients
+
 from wschat import Replica
+from wschat.serving import ServerThread
 
 
 @pytest.fixture
@@ -19,6 +23,29 @@ def replica() -> Iterator[Replica]:
     """A replica of the test's server on a free loopback port, stopped after the test."""
     with Replica() as server:
         yield server
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServerThread]]:
+    """Start chat servers in this process with any ServerConfig fields; all are stopped after
+    the test, the last started first. (test_server_redis.py makes them Redis nodes.)"""
+    started: list[ServerThread] = []
+
+    def start(**config: Any) -> ServerThread:
+        server = ServerThread(**config).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+async def clients(serve: Callable[..., ServerThread]) -> AsyncIterator[Clients]:
+    """Every client connection of the test, closed before the servers of ``serve`` stop."""
+    async with Clients() as pool:
+        yield pool
 
 
 # Tests that stop processes with POSIX signals (SIGINT, SIGTERM, SIGKILL): Windows has no such

@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,12 +59,6 @@ def count_said(lines: list[str], rest: str) -> int:
 def server() -> Iterator[ServerThread]:
     with ServerThread() as running:
         yield running
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    async with Clients() as pool:
-        yield pool
 
 
 @pytest.fixture

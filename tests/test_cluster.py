@@ -116,12 +116,6 @@ async def nodes(
         await node.stop()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    async with Clients() as pool:
-        yield pool
-
-
 async def presence(ws: ClientConnection, user: str, online: bool, timeout: float = 5.0) -> None:
     frame = await recv_json(ws, timeout)
     assert frame == {"type": "presence", "user": user, "online": online}

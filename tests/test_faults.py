@@ -23,7 +23,7 @@ All bounds below only fail a broken server; none is a speed goal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,6 @@ PW = "s3nha"
 
 #: A ChatClient that retries quickly (the default backoff is for real networks).
 BACKOFF = (0.05, 0.5)
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    async with Clients() as pool:
-        yield pool
 
 
 class Tracked:
@@ -237,20 +231,6 @@ async def test_sigkill_mid_traffic_loses_nothing_and_doubles_nothing(tmp_path: P
 
 
 # --------------------------------------------------------------------------- slow readers
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ServerThread]]:
-    started: list[ServerThread] = []
-
-    def start(**config: Any) -> ServerThread:
-        server = ServerThread(**config).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in reversed(started):
-        server.stop()
 
 
 async def flood(sender: Any, fast: Any, count: int = 700) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,32 +38,9 @@ Serve = Callable[..., ServerThread]
 
 
 @pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Start servers with any ServerConfig fields; all are stopped after the test."""
-    started: list[ServerThread] = []
-
-    def start(**config: Any) -> ServerThread:
-        server = ServerThread(**config)
-        server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in reversed(started):
-        server.stop()
-
-
-@pytest.fixture
 def server(serve: Serve) -> ServerThread:
     """A server with the default configuration and an in-memory store."""
     return serve()
-
-
-@pytest.fixture
-async def clients(serve: Serve) -> AsyncIterator[Clients]:
-    """Every client connection of the test, closed before the servers stop."""
-    async with Clients() as pool:
-        yield pool
 
 
 async def tab(clients: Clients, url: str, welcome: Frame) -> tuple[ClientConnection, Frame]:

@@ -11,7 +11,6 @@ test_cluster.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,21 +25,16 @@ from wschat.serving import ServerThread
 
 
 @pytest.fixture
-def serve(redis_server: RedisServer) -> Iterator[Serve]:  # noqa: F811 - the fixture
-    """Start Redis nodes with any ServerConfig fields; all are stopped after the test."""
-    started: list[ServerThread] = []
+def serve(serve: Serve, redis_server: RedisServer) -> Serve:  # noqa: F811 - the fixtures
+    """conftest's ``serve``, making Redis nodes: ``db`` names a chat (the same ``db``, the
+    same key prefix: nodes of one chat); without it each node is a chat of its own."""
     prefixes: dict[str, str] = {}
 
     def start(*, db: str | None = None, **config: Any) -> ServerThread:
         prefix = prefixes.setdefault(db, fresh_prefix()) if db is not None else fresh_prefix()
-        server = ServerThread(redis=RedisConfig(redis_server.url, prefix=prefix), **config)
-        server.start()
-        started.append(server)
-        return server
+        return serve(redis=RedisConfig(redis_server.url, prefix=prefix), **config)
 
-    yield start
-    for server in reversed(started):
-        server.stop()
+    return start
 
 
 async def test_no_double_at_the_seam_when_the_tail_lags(serve: Serve, clients: Clients) -> None:

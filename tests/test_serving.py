@@ -20,7 +20,7 @@ import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -63,12 +63,6 @@ def start(tmp_path: Path) -> Iterator[Start]:
     yield run
     for process in started:
         process.kill()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    async with Clients() as pool:
-        yield pool
 
 
 async def stop(server: ServeProcess, sig: signal.Signals = signal.SIGTERM) -> int:
