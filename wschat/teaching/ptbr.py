@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = ["milliseconds", "number", "percent", "ratio"]
 
+_SWAP = str.maketrans(",.", ".,")
+
 
 def number(value: float, decimals: int = 0) -> str:
     """``value`` with ``decimals`` places, a decimal comma and a dot between thousands.
@@ -21,7 +23,7 @@ def number(value: float, decimals: int = 0) -> str:
     if decimals < 0:
         raise ValueError(f"decimals must be 0 or more, not {decimals}")
     english = f"{value:,.{decimals}f}"  # 1,234,567.89
-    return english.translate(str.maketrans({",": ".", ".": ","}))
+    return english.translate(_SWAP)
 
 
 def milliseconds(seconds: float, decimals: int = 1) -> str:
