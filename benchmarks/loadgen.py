@@ -3,7 +3,7 @@
 Each worker process holds a share of the clients on one event loop (uvloop when installed),
 binds them to its own source address (127.0.0.2, 127.0.0.3, ...) so that 10,000 connections
 never run out of ephemeral ports, and may be pinned to the generator's core. The coordinator
-steers them through a :class:`WorkerPool` (benchmarks/run.py, tests/test_soak.py).
+steers them through a :class:`WorkerPool` (benchmarks/run.py, tests/server/test_soak.py).
 
 A client is a bare ``asyncio.BufferedProtocol`` (see wsframes.py for why not websockets'
 client). It speaks one of three dialects:

@@ -1,4 +1,4 @@
-"""The load generator's client side of the handshake and the frames it writes, on wschat.wire.
+"""The load generator's client side of the handshake and the frames it writes, on wschat.core.wire.
 
 Why not websockets' own client: the load generator holds up to 10,000 connections on ONE
 core and must stay cheaper per delivery than the server it measures. websockets' client costs
@@ -7,7 +7,7 @@ make the generator the bottleneck. So a connection is a plain asyncio protocol
 (``loadgen.Client``) that reads the server's frames itself on its hot path, and writes the
 few frames a client sends (its login, pongs, a close; the coordinator's messages) with
 :func:`encode_frame`, masked as RFC 6455 5.3 requires. The handshake and the frame codec
-are ``wschat.wire``'s, which tests/test_wire.py checks against websockets;
+are ``wschat.core.wire``'s, which tests/core/test_wire.py checks against websockets;
 tests/test_bench_wsframes.py checks this module's use of it.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import os
 
-from wschat import wire
-from wschat.wire import Opcode
+from wschat.core import wire
+from wschat.core.wire import Opcode
 
 __all__ = [
     "CLOSE",

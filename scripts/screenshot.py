@@ -5,7 +5,7 @@
 Starts a chat server (memory store, free port on 127.0.0.1), logs in ana and joao in a real
 headless Chromium (the one the browser tests use: WSCHAT_CHROMIUM, or Chromium/Chrome found
 on the system), has them chat in public and in private, and puts the two tabs' screenshots
-side by side in one PNG. tests/test_browser.py runs it, so it cannot drift from the client.
+side by side in one PNG. tests/client/test_browser.py runs it, so it cannot drift from the client.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # browserkit: finding and launching the
 from browserkit import MISSING_HELP, find_chromium, launch, login, new_tab, send  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from wschat.serving import ServerThread  # noqa: E402
+from wschat.server.thread import ServerThread  # noqa: E402
 
 DEFAULT_OUT = ROOT / "docs" / "img" / "duas-abas.png"
 TAB = {"width": 560, "height": 620}

@@ -1,4 +1,4 @@
-"""Helpers for the tests that drive the browser client in a real Chromium (tests/test_browser.py)
+"""Helpers for the tests that drive the browser client in a real Chromium (tests/client/test_browser.py)
 and for scripts/screenshot.py.
 
 Playwright's own browser download does not work offline, so the tests use a browser that is

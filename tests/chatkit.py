@@ -1,7 +1,7 @@
 """A small raw client kit for the chat server's acceptance tests.
 
 Everything here talks to the server over real sockets with the plain ``websockets`` asyncio
-client and knows only the wire protocol (PROTOCOL.md and docs/protocol.md). It never filters,
+client and knows only the wire protocol (PROTOCOL.md and docs/decisions.md). It never filters,
 reorders or de-duplicates what the server sends: exactly-once delivery is the server's job, and a
 test client that dropped repeated ids would hide exactly the bugs these tests look for.
 

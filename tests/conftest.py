@@ -15,7 +15,7 @@ os.environ["WSCHAT_OFFLINE"] = "1"
 from chatkit import Clients
 
 from wschat import Replica
-from wschat.serving import ServerThread
+from wschat.server.thread import ServerThread
 
 
 @pytest.fixture

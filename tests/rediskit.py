@@ -1,7 +1,7 @@
 """Fixtures for the tests that need a real Redis: a redis-server started by the tests.
 
 Import the fixtures into a test module (``from rediskit import redis_server``). The server runs
-on 127.0.0.1 on a free port for the whole test session (:class:`wschat.redis_server.RedisServer`).
+on 127.0.0.1 on a free port for the whole test session (:class:`wschat.teaching.redis_server.RedisServer`).
 Without a redis-server 6.2+ the tests that need it are skipped with a loud reason, except under
 ``CI=true``, where a missing redis-server is a failure: CI must run them.
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wschat.redis_server import RedisServer, find_redis_server
+from wschat.teaching.redis_server import RedisServer, find_redis_server
 
 __all__ = ["fresh_prefix", "need_redis_server", "redis_server"]
 

@@ -25,7 +25,7 @@ from websockets.streams import StreamReader
 
 from benchmarks import loadgen
 from benchmarks.loadgen import Client, ClientSpec, Sink, Worker, stamp
-from wschat.wire import accept_key
+from wschat.core.wire import accept_key
 
 NOW = 9_000_000_000_000_000_000  # the fake clock's reading at every read
 COUNT_FROM, RECORD_FROM = 5, 7

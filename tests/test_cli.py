@@ -18,8 +18,8 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from wschat import GREETING, Replica
-from wschat.background import BackgroundServer
 from wschat.cli import main
+from wschat.server.thread import BackgroundServer
 
 #: Bound on any subprocess here; only reached when a test fails.
 WAIT = 20

@@ -1,14 +1,122 @@
 """wschat: learn WebSockets by working software.
 
-The public API: a synchronous probe for any WebSocket server, an offline replica of the
-internship test's server, and (with the chat issue) a chat server for logged-in users.
+The public API, imported lazily (``import wschat`` loads neither the server, redis-py nor
+websocket-client until a name that needs them is used):
+
+- the chat server: :class:`ChatServer`, :class:`ServerConfig`, :class:`ServerThread`
+  (a server in a background thread, for notebooks and tests);
+- the client: :class:`ChatClient`, the events it yields (:class:`Message`,
+  :class:`Presence`, :class:`Users`, ...) and its errors;
+- the stores: :class:`MemoryStore`, :class:`SQLiteStore`, and on Redis :class:`RedisStore`
+  with :func:`redis_node`;
+- the teaching tools: :func:`probe` (read what any WebSocket server sends), the offline
+  :class:`Replica` of the internship test's server, :func:`is_offline`;
+- the codes and the exception root: :class:`CloseCode`, :class:`ErrorCode`,
+  :class:`WschatError`.
 """
 
 from __future__ import annotations
 
-from .offline import is_offline
-from .probe import ProbeError, ProbeResult, probe
-from .replica import GREETING, Replica
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["GREETING", "ProbeError", "ProbeResult", "Replica", "is_offline", "probe"]
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from wschat.client import (
+        ChatClient,
+        ChatClientError,
+        ClientClosed,
+        ConnectionLost,
+        Disconnected,
+        Error,
+        Event,
+        Help,
+        History,
+        LoginError,
+        Message,
+        Presence,
+        Reconnected,
+        Users,
+        Welcome,
+    )
+    from wschat.cluster import RedisConfig, RedisStore, redis_node
+    from wschat.core.errors import CloseCode, ErrorCode, WschatError
+    from wschat.server import ChatServer, ServerConfig, ServerThread
+    from wschat.store import MemoryStore, SQLiteStore, Store, StoreError
+    from wschat.teaching.offline import is_offline
+    from wschat.teaching.probe import ProbeError, ProbeResult, probe
+    from wschat.teaching.replica import GREETING, Replica
+
+#: Public name -> the module that defines it.
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(
+        ["ChatClient", "ChatClientError", "ClientClosed", "ConnectionLost", "Disconnected",
+         "Error", "Event", "Help", "History", "LoginError", "Message", "Presence",
+         "Reconnected", "Users", "Welcome"],
+        "wschat.client",
+    ),
+    **dict.fromkeys(["RedisConfig", "RedisStore", "redis_node"], "wschat.cluster"),
+    **dict.fromkeys(["CloseCode", "ErrorCode", "WschatError"], "wschat.core.errors"),
+    **dict.fromkeys(["ChatServer", "ServerConfig", "ServerThread"], "wschat.server"),
+    **dict.fromkeys(["MemoryStore", "SQLiteStore", "Store", "StoreError"], "wschat.store"),
+    "is_offline": "wschat.teaching.offline",
+    **dict.fromkeys(["ProbeError", "ProbeResult", "probe"], "wschat.teaching.probe"),
+    **dict.fromkeys(["GREETING", "Replica"], "wschat.teaching.replica"),
+}
+
+__all__ = [
+    "GREETING",
+    "ChatClient",
+    "ChatClientError",
+    "ChatServer",
+    "ClientClosed",
+    "CloseCode",
+    "ConnectionLost",
+    "Disconnected",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "Help",
+    "History",
+    "LoginError",
+    "MemoryStore",
+    "Message",
+    "Presence",
+    "ProbeError",
+    "ProbeResult",
+    "Reconnected",
+    "RedisConfig",
+    "RedisStore",
+    "Replica",
+    "SQLiteStore",
+    "ServerConfig",
+    "ServerThread",
+    "Store",
+    "StoreError",
+    "Users",
+    "Welcome",
+    "WschatError",
+    "__version__",
+    "is_offline",
+    "probe",
+    "redis_node",
+]
+
+try:
+    __version__ = version("wschat")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module behind a public name on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wschat' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -11,6 +11,13 @@ import argparse
 import ssl
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from wschat.core import defaults
+
+if TYPE_CHECKING:
+    from wschat.server.bus import Bus
+    from wschat.store import Store
 
 __all__ = ["build_parser", "main"]
 
@@ -80,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "messages or --timeout seconds. A bare host means wss://HOST/.",
     )
     probe.add_argument("url", metavar="URL")
-    probe.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
-                       help="bound on the whole attempt, name lookup included (default 10)")
+    probe.add_argument("--timeout", type=_positive_float, default=defaults.PROBE_TIMEOUT, metavar="S",
+                       help="bound on the whole attempt, name lookup included"
+                       f" (default {defaults.PROBE_TIMEOUT:g})")
     probe.add_argument("--count", type=_positive_int, default=1, metavar="N",
                        help="stop after N messages (default 1)")
     probe.add_argument("--send", metavar="TEXT", help="send TEXT once connected")
@@ -93,39 +101,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the chat server",
         description="Chat for logged-in users: public, private, many tabs, resume without gaps.",
     )
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1; 0.0.0.0: all interfaces)")
-    serve.add_argument("--port", type=_port, default=8765,
-                       help="port (default 8765); 0 picks a free port")
+    serve.add_argument("--host", default=defaults.HOST,
+                       help=f"address to listen on (default {defaults.HOST}; 0.0.0.0: all interfaces)")
+    serve.add_argument("--port", type=_port, default=defaults.PORT,
+                       help=f"port (default {defaults.PORT}); 0 picks a free port")
     serve.add_argument("--db", default=None, metavar="PATH",
-                       help="SQLite file (default wschat.db), or :memory:")
+                       help=f"SQLite file (default {defaults.DB_PATH}), or :memory:")
     serve.add_argument("--redis", metavar="URL",
                        help="redis://HOST:PORT/N: share the log with other serve processes"
                        " on one Redis (instead of --db)")
-    serve.add_argument("--redis-prefix", default="wschat:", metavar="P",
-                       help="prefix of every Redis key (default wschat:)")
-    serve.add_argument("--redis-maxlen", type=_non_negative_int, default=1_000_000, metavar="N",
-                       help="keep about N messages in the stream (default 1000000; 0: no bound)")
-    serve.add_argument("--redis-max-age", type=_non_negative_float, default=0.0, metavar="S",
-                       help="drop messages older than S seconds (default 0: no bound)")
-    serve.add_argument("--node-ttl", type=_positive_float, default=15.0, metavar="S",
+    serve.add_argument("--redis-prefix", default=defaults.REDIS_PREFIX, metavar="P",
+                       help=f"prefix of every Redis key (default {defaults.REDIS_PREFIX})")
+    serve.add_argument("--redis-maxlen", type=_non_negative_int, default=defaults.REDIS_MAXLEN, metavar="N",
+                       help=f"keep about N messages in the stream (default {defaults.REDIS_MAXLEN}; 0: no bound)")
+    serve.add_argument("--redis-max-age", type=_non_negative_float, default=defaults.REDIS_MAX_AGE, metavar="S",
+                       help=f"drop messages older than S seconds (default {defaults.REDIS_MAX_AGE:g}: no bound)")
+    serve.add_argument("--node-ttl", type=_positive_float, default=defaults.NODE_TTL, metavar="S",
                        help="with --redis: a node silent for S seconds is dead and its users"
-                       " go offline (default 15)")
-    serve.add_argument("--rate-limit", type=_non_negative_float, default=50.0, metavar="N",
-                       help="sends per second per user (default 50, bursts of 2N); 0 turns it off")
-    serve.add_argument("--history", type=_non_negative_int, default=50, metavar="N",
-                       help="messages a new login gets (default 50), plus privates kept for it")
-    serve.add_argument("--max-replay", type=_non_negative_int, default=10_000, metavar="N",
+                       f" go offline (default {defaults.NODE_TTL:g})")
+    serve.add_argument("--rate-limit", type=_non_negative_float, default=defaults.RATE_LIMIT, metavar="N",
+                       help=f"sends per second per user (default {defaults.RATE_LIMIT:g},"
+                       f" bursts of {defaults.BURST_PER_RATE:g}N); 0 turns it off")
+    serve.add_argument("--history", type=_non_negative_int, default=defaults.HISTORY, metavar="N",
+                       help=f"messages a new login gets (default {defaults.HISTORY}), plus privates kept for it")
+    serve.add_argument("--max-replay", type=_non_negative_int, default=defaults.MAX_REPLAY, metavar="N",
                        help="most missed messages a resume replays; past it, history"
-                            " (default 10000)")
-    serve.add_argument("--max-pending", type=_positive_int, default=1024 * 1024, metavar="BYTES",
+                            f" (default {defaults.MAX_REPLAY})")
+    serve.add_argument("--max-pending", type=_positive_int, default=defaults.MAX_PENDING, metavar="BYTES",
                        help="bytes waiting for a client that does not read before it is closed"
-                            " with 4008 (default 1048576)")
-    serve.add_argument("--ping-interval", type=_non_negative_float, default=20.0, metavar="S",
-                       help="keepalive ping every S seconds (default 20); 0 turns pings off")
-    serve.add_argument("--ping-timeout", type=_non_negative_float, default=20.0, metavar="S",
+                            f" with 4008 (default {defaults.MAX_PENDING})")
+    serve.add_argument("--ping-interval", type=_non_negative_float, default=defaults.PING_INTERVAL, metavar="S",
+                       help=f"keepalive ping every S seconds (default {defaults.PING_INTERVAL:g});"
+                       " 0 turns pings off")
+    serve.add_argument("--ping-timeout", type=_non_negative_float, default=defaults.PING_TIMEOUT, metavar="S",
                        help="a client whose pong does not come within S seconds is dropped"
-                            " (default 20; 0: never)")
+                            f" (default {defaults.PING_TIMEOUT:g}; 0: never)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="also accept browser connections from ORIGIN (repeatable)")
     serve.add_argument("--certfile", metavar="F",
@@ -151,9 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run an offline stand-in for the test's server",
         description="Greets every connection with one message and never echoes.",
     )
-    replica.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
-    replica.add_argument("--port", type=_port, default=8766,
-                         help="default 8766; 0 picks a free port")
+    replica.add_argument("--host", default=defaults.HOST, help=f"default {defaults.HOST}")
+    replica.add_argument("--port", type=_port, default=defaults.REPLICA_PORT,
+                         help=f"default {defaults.REPLICA_PORT}; 0 picks a free port")
     return parser
 
 
@@ -162,17 +172,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "probe":
-            from .probe import run_cli
+            from wschat.teaching.probe import run_cli
 
             return run_cli(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "chat":
-            from .chat_cli import run_cli as run_chat
+            from wschat.client.terminal import run_cli as run_chat
 
             return run_chat(args)
         if args.command == "replica":
-            from .replica import run_replica
+            from wschat.teaching.replica import run_replica
 
             run_replica(args.host, args.port, lambda line: print(line, flush=True))
             return 0
@@ -183,19 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import ServerConfig
-    from .serving import run_serve, setup_logging
-    from .store import StoreError
+    from wschat.server.config import ServerConfig
+    from wschat.server.run import run_serve, setup_logging
+    from wschat.store import StoreError, open_store
 
-    redis = None
-    if args.redis is not None:
-        if args.db is not None:
-            print("wschat serve: --db and --redis exclude each other", file=sys.stderr)
-            return 2
-        from .cluster import RedisConfig
-
-        redis = RedisConfig(args.redis, args.redis_prefix, args.redis_maxlen,
-                            args.redis_max_age, args.node_ttl)
+    if args.redis is not None and args.db is not None:
+        print("wschat serve: --db and --redis exclude each other", file=sys.stderr)
+        return 2
     if (args.certfile is None) != (args.keyfile is None):
         print("wschat serve: --certfile and --keyfile go together", file=sys.stderr)
         return 2
@@ -204,18 +208,24 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         rate_limit=args.rate_limit,
-        burst=2 * args.rate_limit,
+        burst=defaults.BURST_PER_RATE * args.rate_limit,
         history=args.history,
         max_replay=args.max_replay,
         max_pending=args.max_pending,
         ping_interval=args.ping_interval or None,
         ping_timeout=args.ping_timeout or None,
-        allow_origins=tuple(args.allow_origin),  # web.origin_allowed normalises them
+        allow_origins=tuple(args.allow_origin),  # server.http.origin_allowed normalises them
         certfile=args.certfile,
         keyfile=args.keyfile,
     )
+    store: Store
+    bus: Bus | None = None
     try:
-        run_serve(config, "wschat.db" if args.db is None else args.db, lambda line: print(line, flush=True), redis=redis)
+        if args.redis is not None:
+            store, bus = _redis_node(args)
+        else:
+            store = open_store(defaults.DB_PATH if args.db is None else args.db)
+        run_serve(config, store, lambda line: print(line, flush=True), bus=bus)
     except ValueError as error:  # e.g. a --redis URL that is not one
         print(f"wschat serve: {error}", file=sys.stderr)
         return 2
@@ -226,3 +236,20 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"wschat serve: cannot load certificate: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _redis_node(args: argparse.Namespace) -> tuple[Store, Bus]:
+    """The store and bus of one node on ``--redis``; a clear error if redis-py is missing."""
+    from wschat.store import StoreError
+
+    try:
+        from wschat.cluster import RedisConfig
+    except ModuleNotFoundError as error:
+        if error.name != "redis":
+            raise
+        raise StoreError(
+            "--redis needs the redis extra: pip install 'wschat[redis]'"
+        ) from None
+    config = RedisConfig(args.redis, args.redis_prefix, args.redis_maxlen, args.redis_max_age,
+                         args.node_ttl)
+    return config.node()

@@ -1,5 +1,5 @@
 // The wschat protocol in the browser: login, resume, outbox and reconnection. No DOM here;
-// app.js draws what this module reports. It follows wschat/client.py, the Python client:
+// app.js draws what this module reports. It follows wschat/client/chat.py, the Python client:
 //
 // - Login uses the token once one is known (a reconnect never costs the server a slow
 //   password hash); if the token is refused and the password is still in memory, the

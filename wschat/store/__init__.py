@@ -1,6 +1,6 @@
 """The chat's log, accounts and tokens: one interface, a memory store and a SQLite store.
 
-The Redis store, shared by several server processes, is :mod:`wschat.store.redis`
+The Redis store, shared by several server processes, is :mod:`wschat.cluster.store`
 (``serve --redis URL``; see :mod:`wschat.cluster` for what the processes share besides the log).
 
 ``open_store(db)`` turns the ``--db`` option of ``wschat serve`` into a store (not yet opened):
@@ -9,9 +9,9 @@ The Redis store, shared by several server processes, is :mod:`wschat.store.redis
 
 from __future__ import annotations
 
-from .base import REF_WINDOW, Account, Appended, Store, StoreError
-from .memory import MemoryStore
-from .sqlite import SQLiteStore
+from wschat.store.base import REF_WINDOW, Account, Appended, Store, StoreError
+from wschat.store.memory import MemoryStore
+from wschat.store.sqlite import SQLiteStore
 
 __all__ = [
     "REF_WINDOW",

@@ -6,7 +6,7 @@ keeps accounts, login tokens (hashes only), the refs a client sent recently (so 
 published once), and when each user went away and came back.
 
 Ids are opaque to clients. In the memory and SQLite stores they are decimal strings of an
-increasing sequence (``"1"``, ``"2"``, ...): compare them with :func:`wschat.model.log_order`,
+increasing sequence (``"1"``, ``"2"``, ...): compare them with :func:`wschat.core.model.log_order`,
 never as strings (``"10" < "9"``).
 """
 
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from ..model import Draft, Entry
-from ..names import is_valid_name
+from wschat.core.errors import WschatError
+from wschat.core.model import Draft, Entry
+from wschat.core.names import is_valid_name
 
 __all__ = [
     "MAX_SEQ_ID",
@@ -48,7 +49,7 @@ MAX_SEQ_ID = 2**63 - 1
 _SEQ_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
-class StoreError(Exception):
+class StoreError(WschatError):
     """The store cannot work: a file that is not a database, unwritable, corrupt, not open.
 
     ``str(error)`` is one line meant for a user (the CLI prints it instead of a traceback).
@@ -105,8 +106,8 @@ class OpenClose:
 class Store(Protocol):
     """The log, accounts, tokens, refs and away marks of one server (or one shared database).
 
-    User keys are :func:`wschat.names.name_key` of a name. "Visible to a user" means
-    :meth:`wschat.model.Entry.visible_to`: public, or sent by or to that user. Every method
+    User keys are :func:`wschat.core.names.name_key` of a name. "Visible to a user" means
+    :meth:`wschat.core.model.Entry.visible_to`: public, or sent by or to that user. Every method
     that returns entries returns them in log order, oldest first.
     """
 
@@ -252,7 +253,7 @@ def check_drafts(drafts: Sequence[Draft]) -> None:
     could not be a log entry.
 
     The server validates client input first; this keeps a bug from writing a row that no
-    reader could turn back into an :class:`~wschat.model.Entry`.
+    reader could turn back into an :class:`~wschat.core.model.Entry`.
     """
     for draft in drafts:
         if not isinstance(draft, Draft):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from ..accounts import new_epoch
-from ..model import Draft, Entry
-from ..names import is_valid_name, name_key
-from .base import (
+from wschat.core.credentials import new_epoch
+from wschat.core.model import Draft, Entry
+from wschat.core.names import is_valid_name, name_key
+from wschat.store.base import (
     REF_WINDOW,
     TOKEN_PRUNE_EVERY,
     Account,

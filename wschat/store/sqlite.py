@@ -27,10 +27,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..accounts import new_epoch
-from ..model import Draft, Entry
-from ..names import is_valid_name, name_key
-from .base import (
+from wschat.core.credentials import new_epoch
+from wschat.core.model import Draft, Entry
+from wschat.core.names import is_valid_name, name_key
+from wschat.store.base import (
     MAX_SEQ_ID,
     REF_WINDOW,
     TOKEN_PRUNE_EVERY,

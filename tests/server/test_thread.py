@@ -1,0 +1,65 @@
+"""wschat.server.thread: a server in a background thread never dies silently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from wschat import ServerThread, WschatError
+from wschat.server.thread import BackgroundServer, ServerCrashed
+
+
+def crashing_server(outcome: Callable[[], None]) -> BackgroundServer:
+    """A server that starts, then ends on its own once told to (``outcome`` decides how)."""
+    crash = asyncio.Event()
+
+    async def serve(ready: Callable[[int], None], stop: asyncio.Event) -> None:
+        ready(1234)
+        await crash.wait()
+        outcome()
+
+    server = BackgroundServer(serve, host="127.0.0.1", name="crashing").start()
+
+    async def trigger() -> None:
+        crash.set()
+
+    server.call(trigger)
+    assert server._thread is not None
+    server._thread.join(10)  # the thread ends by itself: that is the crash
+    assert not server.running
+    return server
+
+
+def boom() -> None:
+    raise RuntimeError("boom")
+
+
+def test_a_crash_after_start_is_raised_at_the_next_call_and_at_stop() -> None:
+    server = crashing_server(boom)
+    assert server.crashed
+
+    async def anything() -> None:
+        pass
+
+    with pytest.raises(ServerCrashed, match="boom") as raised:
+        server.call(anything)
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert isinstance(raised.value, WschatError)
+    with pytest.raises(ServerCrashed, match="boom"):
+        server.stop()
+    server.stop()  # said once: a second stop is quiet
+
+
+def test_a_server_that_returns_by_itself_has_crashed_too() -> None:
+    server = crashing_server(lambda: None)
+    with pytest.raises(ServerCrashed, match="returned by itself"):
+        server.stop()
+
+
+def test_a_server_stopped_on_purpose_has_not_crashed() -> None:
+    with ServerThread() as server:
+        assert server.running and not server.crashed
+    assert not server.crashed and not server.running
+    server.stop()

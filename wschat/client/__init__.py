@@ -1,0 +1,39 @@
+"""The clients: :class:`ChatClient` (asyncio, reconnects and resumes), the server's events as it
+decodes them (:mod:`~wschat.client.events`), and the terminal chat
+(:mod:`~wschat.client.terminal`, ``python -m wschat chat``)."""
+
+from __future__ import annotations
+
+from wschat.client.chat import ChatClient, ChatClientError, ClientClosed, ConnectionLost, LoginError
+from wschat.client.events import (
+    Disconnected,
+    Error,
+    Event,
+    Help,
+    History,
+    Message,
+    Presence,
+    Reconnected,
+    Users,
+    Welcome,
+    parse_event,
+)
+
+__all__ = [
+    "ChatClient",
+    "ChatClientError",
+    "ClientClosed",
+    "ConnectionLost",
+    "Disconnected",
+    "Error",
+    "Event",
+    "Help",
+    "History",
+    "LoginError",
+    "Message",
+    "Presence",
+    "Reconnected",
+    "Users",
+    "Welcome",
+    "parse_event",
+]

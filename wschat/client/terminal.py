@@ -1,0 +1,284 @@
+"""``python -m wschat chat URL --user NAME [--password P]``: chat from a terminal.
+
+Each line typed is sent as it is: plain text goes to everyone; ``/msg NAME TEXT``, ``/who``,
+``/help`` (and ``/logout``) are the server's commands. ``/quit`` or the end of the input
+closes the client, after waiting briefly for what was sent to be confirmed. Events are printed
+one per line::
+
+    [12:03:05] ana: oi a todos
+    [12:03:06] ana → joao (privado): oi
+    * joao entrou
+    online: ana, joao
+    ! erro unknown_user: nenhum usuário chamado 'x'
+    * reconectado (sem perdas)
+
+Reconnecting is the :class:`~wschat.client.ChatClient`'s job. Standard input is read by a
+thread that feeds an asyncio queue, which works on every platform (Windows has no
+asyncio pipes for the console). Problems are one line on stderr: exit 1 for a refused login
+or a server that cannot be reached, 2 for bad arguments, 130 for Ctrl+C; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import socket
+import sys
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from wschat.client.chat import ChatClient, ChatClientError, ConnectionLost, LoginError
+from wschat.client.events import (
+    Disconnected,
+    Error,
+    Event,
+    Help,
+    History,
+    Message,
+    Presence,
+    Reconnected,
+    Users,
+)
+from wschat.core.urls import InvalidURL, chat_url
+
+__all__ = ["PASSWORD_ENV", "format_event", "run_cli"]
+
+#: Environment variable read for the password when ``--password`` is not given.
+PASSWORD_ENV = "WSCHAT_PASSWORD"
+
+#: Seconds ``/quit`` and end of input wait for sent lines to be confirmed by the server.
+QUIT_GRACE = 5.0
+
+_PROG = "wschat chat"
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run the terminal chat with ``args.url``, ``args.user``, ``args.password``; return the
+    exit status."""
+    _tolerant_streams()
+    try:
+        url = chat_url(args.url)
+    except InvalidURL as error:
+        _fail(str(error))
+        return 2
+    password = args.password or os.environ.get(PASSWORD_ENV)
+    if not password:
+        if not sys.stdin.isatty():
+            _fail(f"sem senha: use --password ou {PASSWORD_ENV} (a entrada não é um terminal)")
+            return 2
+        try:
+            password = getpass.getpass(f"senha de {args.user}: ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 130
+        if not password:
+            _fail("sem senha")
+            return 2
+    try:
+        return asyncio.run(_chat(url, args.user, password))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # last resort: one line, never a traceback
+        _fail(f"erro inesperado: {error!r}")
+        return 1
+
+
+def format_event(event: Event) -> str:
+    """One event as the line (or lines, for help) the terminal shows."""
+    match event:
+        case Message():
+            return _format_message(event)
+        case Presence(user=user, online=online):
+            return f"* {user} {'entrou' if online else 'saiu'}"
+        case Users(online=online):
+            return f"online: {', '.join(online) or '(ninguém)'}"
+        case Help(text=text):
+            return _clean(text, keep_newlines=True)
+        case History(messages=messages, more=more):
+            lines = [_format_message(m) for m in messages]
+            lines.append("* (há mensagens mais antigas)" if more else "* (início do histórico)")
+            return "\n".join(lines)
+        case Error(code=code, detail=detail):
+            return f"! erro {code}: {_clean(detail)}"
+        case Disconnected(code=code):
+            return f"* conexão perdida ({code}); reconectando…"
+        case Reconnected(welcome=welcome):
+            how = "sem perdas" if welcome.recovered else "histórico recarregado"
+            return f"* reconectado ({how})"
+    raise AssertionError(f"unknown event {event!r}")
+
+
+def _format_message(message: Message) -> str:
+    stamp = _clock(message.ts)
+    text = _clean(message.text)
+    if message.to is None:
+        return f"[{stamp}] {message.sender}: {text}"
+    return f"[{stamp}] {message.sender} → {message.to} (privado): {text}"
+
+
+def _clock(ts: float) -> str:
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "??:??:??"
+
+
+def _clean(text: str, *, keep_newlines: bool = False) -> str:
+    """Text from other users made safe for a terminal: control characters (escape sequences
+    could move the cursor or rewrite the screen) shown as ``\\xNN``; a line break in a
+    message becomes an indented continuation line."""
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\n" if keep_newlines else "\n    ")
+        elif ch != "\t" and unicodedata.category(ch) == "Cc":
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _fail(message: str) -> None:
+    print(f"{_PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _tolerant_streams() -> None:
+    """A terminal that cannot show ``→`` or a user's emoji gets ``?``, not a traceback."""
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
+
+
+def _describe(error: BaseException) -> str:
+    """Why a connection could not be opened, in one line."""
+    if isinstance(error, ConnectionRefusedError):
+        return "conexão recusada (o servidor está rodando?)"
+    if isinstance(error, socket.gaierror):
+        return "nome do servidor não encontrado"
+    if isinstance(error, TimeoutError):
+        return "tempo esgotado"
+    if isinstance(error, InvalidStatus):
+        return f"o servidor respondeu HTTP {error.response.status_code} em vez de 101"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error) or type(error).__name__
+
+
+def _start_stdin_reader(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """Read stdin in a daemon thread; each line goes to ``lines``, then None at the end."""
+
+    def put(item: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop already closed: nobody listens
+            loop.call_soon_threadsafe(lines.put_nowait, item)
+
+    def read() -> None:
+        try:
+            while line := sys.stdin.readline():
+                put(line)
+        except (OSError, ValueError):
+            pass
+        finally:
+            put(None)
+
+    threading.Thread(target=read, name="wschat-chat-stdin", daemon=True).start()
+
+
+async def _chat(url: str, user: str, password: str) -> int:
+    client = ChatClient(url, user, password)
+    try:
+        welcome = await client.connect()
+    except LoginError as error:
+        _fail(f"login recusado ({error.code}): {_clean(error.detail)}")
+        return 1
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ChatClientError) as error:
+        _fail(f"não foi possível conectar a {url}: {_describe(error)}")
+        return 1
+    out = _printer()
+    out(f"* conectado como {welcome.user}; online: {', '.join(welcome.online)}")
+    out("* digite uma mensagem, ou /msg NOME TEXTO, /who, /help, /quit")
+
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    _start_stdin_reader(asyncio.get_running_loop(), lines)
+    quitting = asyncio.Event()
+    shown = asyncio.create_task(_show_events(client, out, quitting))
+    typed = asyncio.create_task(_send_lines(client, lines, out, quitting))
+    try:
+        await asyncio.wait({shown, typed}, return_when=asyncio.FIRST_COMPLETED)
+        if typed.done():  # /quit or end of input: let what was sent be confirmed
+            quitting.set()
+            if not await client.wait_acknowledged(QUIT_GRACE):
+                pending = len(client.unacknowledged)
+                if pending:
+                    _fail(f"{pending} envio(s) sem confirmação do servidor")
+            await client.close()
+            return await shown
+        return shown.result()
+    finally:
+        typed.cancel()
+        shown.cancel()
+        await client.close()
+
+
+def _printer() -> Callable[[str], None]:
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    return out
+
+
+async def _show_events(
+    client: ChatClient, out: Callable[[str], None], quitting: asyncio.Event
+) -> int:
+    """Print every event; the exit status once the client ends."""
+    try:
+        async for event in client:
+            out(format_event(event))
+    except LoginError as error:
+        _fail(f"login recusado ({error.code}): {_clean(error.detail)}")
+        return 1
+    except ConnectionLost as error:
+        reason = f": {_clean(error.reason)}" if error.reason else ""
+        _fail(f"conexão encerrada pelo servidor ({error.code}){reason}")
+        return 1
+    except ChatClientError as error:
+        _fail(str(error))
+        return 1
+    if not quitting.is_set():  # the server ended the session (a typed /logout)
+        out("* sessão encerrada")
+    return 0
+
+
+async def _send_lines(
+    client: ChatClient,
+    lines: asyncio.Queue[str | None],
+    out: Callable[[str], None],
+    quitting: asyncio.Event,
+) -> None:
+    """Send each typed line until ``/quit``, ``/logout``, the end of input, or the client's
+    end."""
+    while (line := await lines.get()) is not None:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.strip().lower() == "/quit":
+            return
+        if line.rstrip().lower() == "/logout":  # answered only by the close: no ref comes back
+            quitting.set()
+            out("* saindo (logout)")
+            await client.logout()
+            return
+        try:
+            await client.send(line)
+        except ValueError:  # a frame over 64 KiB would make the server close the connection
+            out(f"! linha longa demais para enviar ({len(line)} caracteres)")
+        except ChatClientError:
+            return

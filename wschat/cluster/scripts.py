@@ -1,0 +1,167 @@
+"""The Lua scripts of the Redis adapter, together: each runs atomically inside Redis.
+
+:data:`LUA_LIB` holds the helpers that more than one script needs (the store-and-forward
+marks kept when a user comes online or goes away); :data:`APPEND` is the store's group
+commit, :data:`AWAY` its offline mark, :data:`PRESENCE` the bus's presence and node
+bookkeeping. No I/O here: :mod:`wschat.cluster.store` and :mod:`wschat.cluster.bus` register
+and call them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["APPEND", "AWAY", "LUA_LIB", "PRESENCE"]
+
+#: Lua shared by the scripts: the head of the log and the away marks (store-and-forward).
+LUA_LIB = """
+local function log_head(p)
+  local last = redis.call('XREVRANGE', p .. 'log', '+', '-', 'COUNT', 1)
+  if #last == 0 then return '0-0' end
+  return last[1][1]
+end
+local function went_offline(p, key)
+  local k = p .. 'away:' .. key
+  redis.call('HSET', k, 's', log_head(p))
+  redis.call('HDEL', k, 'e')
+end
+local function came_online(p, key)
+  local k = p .. 'away:' .. key
+  if redis.call('EXISTS', k) == 1 then redis.call('HSET', k, 'e', log_head(p)) end
+end
+"""
+
+# ARGV: prefix, maxlen, max_age_ms, ref window (s), ref key ttl (s), then 8 per draft:
+# sender, sender key, to ('' = public), to key, text, ts, ref ('' = none, else 'r' .. ref),
+# origin ('' = none). Returns one reply per draft: {1, id} stored, {0, id, fields} a resend.
+APPEND = """
+local p = ARGV[1]
+local maxlen, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])
+local window, ref_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local log = p .. 'log'
+local out = {}
+for i = 6, #ARGV, 8 do
+  local sender, skey, to, text, ts, ref, origin =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local rkey = nil
+  local reply = nil
+  if ref ~= '' then
+    rkey = p .. 'ref:' .. skey .. ':' .. string.sub(ref, 2)
+    local seen = redis.call('GET', rkey)
+    if seen then
+      local space = string.find(seen, ' ', 1, true)
+      local seen_id, seen_ts = string.sub(seen, 1, space - 1), string.sub(seen, space + 1)
+      if tonumber(seen_ts) >= tonumber(ts) - window then
+        local found = redis.call('XRANGE', log, seen_id, seen_id)
+        if #found > 0 then reply = {0, found[1][1], found[1][2]} end
+      end
+    end
+  end
+  if reply == nil then
+    local fields = {'s', sender, 'x', text, 'ts', ts}
+    if to ~= '' then table.insert(fields, 't'); table.insert(fields, to) end
+    if ref ~= '' then table.insert(fields, 'r'); table.insert(fields, string.sub(ref, 2)) end
+    if origin ~= '' then table.insert(fields, 'o'); table.insert(fields, origin) end
+    local id = redis.call('XADD', log, '*', unpack(fields))
+    if rkey then redis.call('SET', rkey, id .. ' ' .. ts, 'EX', ref_ttl) end
+    reply = {1, id}
+  end
+  out[#out + 1] = reply
+end
+if maxlen > 0 then redis.call('XTRIM', log, 'MAXLEN', '~', maxlen) end
+if max_age > 0 then
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - max_age
+  if cutoff > 0 then redis.call('XTRIM', log, 'MINID', '~', cutoff) end
+end
+return out
+"""
+
+AWAY = LUA_LIB + """
+if ARGV[2] == 'off' then went_offline(ARGV[1], ARGV[3]) else came_online(ARGV[1], ARGV[3]) end
+return 1
+"""
+
+# ARGV: prefix, node id, op, then op's arguments. Presence events: fields u (name), k (key),
+# on ('1' or '0'). Replies: join -> {floor, key1, name1, ...}; beat -> 1 if the node's key
+# existed; sweep -> number of dead nodes removed; others -> 1.
+PRESENCE = LUA_LIB + """
+local p, node, op = ARGV[1], ARGV[2], ARGV[3]
+local maxlen = ARGV[4]
+
+local function event(name, key, on)
+  redis.call('XADD', p .. 'presence', 'MAXLEN', '~', maxlen, '*', 'u', name, 'k', key, 'on', on)
+end
+
+local function add(sid, key, name)
+  redis.call('HSET', p .. 'node-sessions:' .. node, sid, key)
+  local sessions = p .. 'sessions:' .. key
+  if redis.call('HSET', sessions, sid, node) == 1 and redis.call('HLEN', sessions) == 1 then
+    redis.call('HSET', p .. 'online', key, name)
+    came_online(p, key)
+    event(name, key, '1')
+  end
+end
+
+local function remove(owner, sid, key)
+  redis.call('HDEL', p .. 'node-sessions:' .. owner, sid)
+  local sessions = p .. 'sessions:' .. key
+  if redis.call('HDEL', sessions, sid) == 1 and redis.call('HLEN', sessions) == 0 then
+    local name = redis.call('HGET', p .. 'online', key) or key
+    redis.call('HDEL', p .. 'online', key)
+    went_offline(p, key)
+    event(name, key, '0')
+  end
+end
+
+if op == 'join' then
+  add(ARGV[5], ARGV[6], ARGV[7])
+  local last = redis.call('XREVRANGE', p .. 'presence', '+', '-', 'COUNT', 1)
+  local out = {'0-0'}
+  if #last > 0 then out[1] = last[1][1] end
+  local online = redis.call('HGETALL', p .. 'online')
+  for i = 1, #online do out[#out + 1] = online[i] end
+  return out
+elseif op == 'leave' then
+  remove(node, ARGV[5], ARGV[6])
+  return 1
+elseif op == 'beat' then
+  local existed = redis.call('EXISTS', p .. 'node:' .. node)
+  redis.call('SET', p .. 'node:' .. node, '1', 'PX', ARGV[5])
+  redis.call('SADD', p .. 'nodes', node)
+  return existed
+elseif op == 'sync' then
+  -- ARGV[5..]: sid, key, name of every session this node holds now.
+  local want = {}
+  for i = 5, #ARGV, 3 do want[ARGV[i]] = i end
+  local have = redis.call('HGETALL', p .. 'node-sessions:' .. node)
+  local held = {}
+  for i = 1, #have, 2 do
+    held[have[i]] = true
+    if want[have[i]] == nil then remove(node, have[i], have[i + 1]) end
+  end
+  for i = 5, #ARGV, 3 do
+    if not held[ARGV[i]] then add(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+    -- re-registers a session whose user entry was lost (no event if it was there)
+    redis.call('HSET', p .. 'sessions:' .. ARGV[i + 1], ARGV[i], node)
+  end
+  return 1
+elseif op == 'sweep' then
+  local dead = 0
+  for _, other in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
+    if redis.call('EXISTS', p .. 'node:' .. other) == 0 then
+      local have = redis.call('HGETALL', p .. 'node-sessions:' .. other)
+      for i = 1, #have, 2 do remove(other, have[i], have[i + 1]) end
+      redis.call('DEL', p .. 'node-sessions:' .. other)
+      redis.call('SREM', p .. 'nodes', other)
+      dead = dead + 1
+    end
+  end
+  return dead
+elseif op == 'bye' then
+  local have = redis.call('HGETALL', p .. 'node-sessions:' .. node)
+  for i = 1, #have, 2 do remove(node, have[i], have[i + 1]) end
+  redis.call('DEL', p .. 'node-sessions:' .. node, p .. 'node:' .. node)
+  redis.call('SREM', p .. 'nodes', node)
+  return 1
+end
+return redis.error_reply('unknown op ' .. op)
+"""

@@ -1,0 +1,164 @@
+"""Plain HTTP on the chat server's port: the browser client, ``/healthz`` and the Origin
+check for ``/ws``.
+
+Pure decisions live here (which response for which request); :mod:`wschat.server.app` wires
+them into websockets' ``process_request`` hook. The browser client is a handful of static files shipped
+inside the package (``wschat/static``). Only the paths listed in :data:`STATIC_FILES` are
+served, looked up as whole strings, so no request can name any other file (``/../x``,
+``/static/..%2f``, ``//etc/passwd`` are simply unknown paths: 404).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import cache
+from http import HTTPStatus
+from importlib import resources
+
+from wschat.core.defaults import WS_PATH
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "STATIC_FILES",
+    "HttpReply",
+    "browser_url",
+    "is_loopback_host",
+    "origin_allowed",
+    "route",
+    "static_body",
+]
+
+#: URL path -> (file in wschat/static, Content-Type). Nothing else is ever read from disk.
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/chat.js": ("chat.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+
+#: Scripts, styles and images only from this server, no inline script or style, WebSocket
+#: only back to this server ('self' covers ws:// and wss:// on the same host and port), and
+#: the page may not be framed. User text never becomes markup anyway (app.js uses textContent);
+#: this is the second wall.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+#: Headers on every static file.
+_STATIC_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-cache"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """A plain HTTP response to send instead of the WebSocket handshake."""
+
+    status: HTTPStatus
+    body: str | bytes
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def body_bytes(self) -> bytes:
+        """The body as bytes (text is UTF-8)."""
+        return self.body if isinstance(self.body, bytes) else self.body.encode()
+
+
+@cache
+def static_body(name: str) -> bytes:
+    """The bytes of one file of ``wschat/static`` (read once, then kept in memory)."""
+    return resources.files("wschat").joinpath("static", name).read_bytes()
+
+
+def browser_url(host: str, port: int, *, secure: bool = False) -> str:
+    """The address a person opens in a browser to chat with a server bound to ``host``.
+
+    A wildcard bind (``0.0.0.0``, ``::``, empty) is reached on this machine through loopback;
+    an IPv6 address goes in brackets.
+    """
+    scheme = "https" if secure else "http"
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}/"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a host name or address that always means this machine (localhost, 127.x, ::1).
+
+    ``host`` may carry a port (``localhost:8765``, ``[::1]:8765``), as a Host header does.
+    """
+    name = host.strip().lower()
+    if name.startswith("["):  # [IPv6] or [IPv6]:port
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:  # name:port or IPv4:port (a bare IPv6 has several colons)
+        name = name.partition(":")[0]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_allowed(
+    origin: str | None,
+    host: str | None,
+    secure: bool,
+    allowed: Collection[str],
+    *,
+    loopback_only: bool = False,
+) -> bool:
+    """Browser connections must come from the server's own origin or an allowed one.
+
+    A client that sends no Origin (not a browser) is accepted. ``allowed`` origins are
+    compared without case and without a trailing slash, as browsers send them. The server's
+    own origin is the scheme (http, or https under TLS) plus the Host header the client used;
+    with ``loopback_only`` (a server bound to a loopback address) that Host must also name
+    this machine, so that a page whose DNS name was re-pointed at 127.0.0.1 (DNS rebinding)
+    does not count as the server's own.
+    """
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    if origin in {entry.rstrip("/").lower() for entry in allowed}:
+        return True
+    if host is None or (loopback_only and not is_loopback_host(host)):
+        return False
+    scheme = "https" if secure else "http"
+    return origin == f"{scheme}://{host}".lower()
+
+
+def route(
+    path: str, *, upgrade: bool, origin: str | None, host: str | None, secure: bool,
+    allowed: Collection[str], loopback_only: bool = False,
+) -> HttpReply | None:
+    """Decide the answer to an HTTP request; None means: go on with the WebSocket handshake."""
+    bare = path.split("?", 1)[0]
+    if bare == WS_PATH:
+        if upgrade and not origin_allowed(origin, host, secure, allowed, loopback_only=loopback_only):
+            return HttpReply(HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}\n")
+        if upgrade:
+            return None
+        return HttpReply(
+            HTTPStatus.UPGRADE_REQUIRED, "this is the WebSocket endpoint: connect with ws://\n"
+        )
+    if bare == "/healthz":
+        return HttpReply(HTTPStatus.OK, "ok\n")
+    static = STATIC_FILES.get(bare)
+    if static is not None:
+        name, content_type = static
+        return HttpReply(HTTPStatus.OK, static_body(name), content_type, _STATIC_HEADERS)
+    return HttpReply(HTTPStatus.NOT_FOUND, "not found\n")

@@ -1,0 +1,95 @@
+"""Run a server in the foreground until SIGINT or SIGTERM, then exit cleanly; its logging."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from wschat.core.defaults import WS_PATH
+from wschat.server.app import ChatServer
+from wschat.server.bus import Bus
+from wschat.server.config import ServerConfig
+from wschat.server.http import browser_url
+from wschat.store import Store
+
+__all__ = ["run_serve", "run_until_signal", "setup_logging"]
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main(stop)``; SIGINT and SIGTERM set ``stop`` so that ``main`` can close cleanly.
+
+    On platforms without ``loop.add_signal_handler`` (Windows), Ctrl+C still stops the
+    server through KeyboardInterrupt, without a traceback.
+    """
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as run:
+        run.run(runner())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (faster I/O for the same code), else asyncio's."""
+    try:
+        uvloop = importlib.import_module("uvloop")  # optional: `pip install uvloop`
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _to_stderr(line: str) -> None:
+    # A line for people, not a log record; ``--log-level warning`` or quieter silences it.
+    if logging.getLogger("wschat").isEnabledFor(logging.INFO):
+        print(line, file=sys.stderr, flush=True)
+
+
+def run_serve(
+    config: ServerConfig,
+    store: Store,
+    announce: Callable[[str], None],
+    hint: Callable[[str], None] = _to_stderr,
+    bus: Bus | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001).
+
+    Once the server accepts connections, ``announce`` gets the contract's one line
+    (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the
+    browser client (for people: stderr by default, so stdout stays exactly that one line;
+    silent when the log level is above info). With a ``bus`` (and its ``store``) this process is one
+    node of several: on Redis (:func:`wschat.cluster.redis_node`), the log is the shared Redis
+    stream and this process is one node of several.
+    """
+    server = ChatServer(store, config, bus=bus)
+
+    async def main(stop: asyncio.Event) -> None:
+        def ready(port: int) -> None:
+            announce(f"wschat listening on {server.scheme}://{config.host}:{port}{WS_PATH}")
+            url = browser_url(config.host, port, secure=server.scheme == "wss")
+            hint(f"wschat: chat in a browser at {url}")
+
+        await server.run(ready, stop)
+
+    run_until_signal(main)
+
+
+def setup_logging(level: str) -> None:
+    """Connections and errors go to stderr; websockets' own chatter only at debug level."""
+    numeric = logging.getLevelName(level.upper())
+    logging.basicConfig(
+        stream=sys.stderr, level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if numeric > logging.DEBUG:
+        logging.getLogger("websockets").setLevel(max(numeric, logging.WARNING))
