@@ -1,0 +1,456 @@
+"""Draw the five sequence diagrams of docs/img/ with matplotlib (Agg, no pyplot).
+
+    .venv/bin/python scripts/draw_diagrams.py [OUTDIR]      (default: docs/img/)
+
+Writes handshake.png, close.png, polling-vs-push.png, replay-seam.png and
+reconnect-resume.png. Labels are in Brazilian Portuguese (the notebooks' language); wire
+tokens and code are set in a monospace font. The output is deterministic: fixed sizes in
+pixels, the fonts that ship with matplotlib (DejaVu), and no timestamp or software name in
+the PNG metadata, so running the script again without changes gives the same bytes.
+
+The drawing helper is tiny and works in pixels, origin at the top left, y growing downwards
+(time flows down a sequence diagram): a :class:`Canvas` draws rich text (`code` in
+backticks is monospace, **bold** in double asterisks), arrows, boxes and bands, and a
+:class:`Sequence` adds lifelines and messages between them by lane name.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.offsetbox import AnnotationBbox, HPacker, OffsetBox, TextArea, VPacker
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "docs" / "img"
+
+DPI = 110
+WIDTH = 1000  # pixels; every image has this width
+SANS = "DejaVu Sans"
+MONO = "DejaVu Sans Mono"
+SIZE = 10.0  # points: body text (about 15 px at 110 dpi)
+SMALL = 9.0
+TITLE = 15.0
+
+INK = "#1f2328"
+MUTED = "#5b636b"
+FAINT = "#9aa1a8"
+CLIENT = "#1f5fa8"  # arrows sent by a client
+SERVER = "#b4531a"  # arrows sent by the server
+OTHER = "#2e7d4f"  # a third party (another user, the log)
+BAD = "#c62828"  # drops, 1006
+NOTE_FILL, NOTE_EDGE = "#fff7d6", "#dcc36a"
+WIRE_FILL, WIRE_EDGE = "#f3f5f8", "#c3cbd5"
+BAND_FILL = "#f1f5fa"
+
+HAlign = Literal["left", "center", "right"]
+VAlign = Literal["top", "center", "bottom"]
+_HFRAC: dict[str, float] = {"left": 0.0, "center": 0.5, "right": 1.0}
+_VFRAC: dict[str, float] = {"bottom": 0.0, "center": 0.5, "top": 1.0}
+_MARKUP = re.compile(r"(`[^`]*`|\*\*[^*]+\*\*)")
+
+
+@dataclass(frozen=True)
+class Box:
+    """The frame drawn around a block of text: fill, edge and padding in points."""
+
+    fill: str
+    edge: str
+    pad: float = 4.0
+    rounded: bool = True
+
+
+NOTE = Box(NOTE_FILL, NOTE_EDGE)
+WIRE = Box(WIRE_FILL, WIRE_EDGE, rounded=False)
+PLAIN = Box("white", "white", pad=1.5)  # a white patch that keeps arrows off the text
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where a drawn thing ended up, in canvas pixels (y grows downwards)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+class Canvas:
+    """A white figure of fixed size whose data coordinates are its pixels, y pointing down."""
+
+    def __init__(self, height: int, width: int = WIDTH) -> None:
+        self.width, self.height = width, height
+        self.fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.ax.set_xlim(0, width)
+        self.ax.set_ylim(height, 0)
+        self.ax.set_axis_off()
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        *,
+        size: float = SIZE,
+        color: str = INK,
+        ha: HAlign = "center",
+        va: VAlign = "center",
+        align: HAlign | None = None,
+        mono: bool = False,
+        box: Box | None = None,
+        z: float = 5,
+    ) -> Extent:
+        """Draw text with `code` and **bold** markup, one line per newline, anchored at (x, y).
+
+        ``ha``/``va`` say which side of the block sits on (x, y); ``align`` aligns its lines
+        (default: as ``ha``). ``mono`` sets the whole text in the monospace font.
+        """
+        lines: list[Artist] = [
+            self._line(line, size=size, color=color, mono=mono) for line in text.split("\n")
+        ]
+        packed = VPacker(children=lines, align=align or ha, pad=0, sep=size * 0.28)
+        frame: dict[str, object] = {}
+        if box is not None:  # the boxstyle's sizes are in units of AnnotationBbox's fontsize
+            pad = box.pad / 10
+            style = f"round,pad={pad},rounding_size=0.35" if box.rounded else f"square,pad={pad}"
+            frame = {"boxstyle": style, "facecolor": box.fill, "edgecolor": box.edge, "lw": 0.9}
+        anchored = AnnotationBbox(
+            packed,
+            (x, y),
+            xycoords="data",
+            box_alignment=(_HFRAC[ha], _VFRAC[va]),
+            frameon=box is not None,
+            fontsize=10,
+            bboxprops=frame,
+            zorder=z,
+            annotation_clip=False,
+        )
+        self.ax.add_artist(anchored)
+        return self._extent(anchored)
+
+    @staticmethod
+    def _line(line: str, *, size: float, color: str, mono: bool) -> OffsetBox:
+        """One line of text as packed runs of sans, monospace and bold."""
+        runs: list[Artist] = []
+        for part in _MARKUP.split(line) if not mono else [f"`{line}`"]:
+            if not part:
+                continue
+            props: dict[str, object] = {"fontfamily": SANS, "fontsize": size, "color": color}
+            if part.startswith("`") and part.endswith("`") and len(part) >= 2:
+                part = part[1:-1]
+                props.update(fontfamily=MONO, fontsize=size * 0.95)
+            elif part.startswith("**") and part.endswith("**"):
+                part = part[2:-2]
+                props.update(fontweight="bold")
+            runs.append(TextArea(part or " ", textprops=props))
+        if not runs:
+            runs.append(TextArea(" ", textprops={"fontfamily": SANS, "fontsize": size}))
+        return HPacker(children=runs, align="baseline", pad=0, sep=0)
+
+    def _extent(self, artist: AnnotationBbox) -> Extent:
+        """The artist's bounding box in canvas pixels."""
+        bbox = artist.get_window_extent(self.fig.canvas.get_renderer())  # type: ignore[attr-defined]
+        return Extent(bbox.x0, self.height - bbox.y1, bbox.x1, self.height - bbox.y0)
+
+    def arrow(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        *,
+        color: str = INK,
+        width: float = 1.6,
+        dashed: bool = False,
+        head: bool = True,
+        z: float = 3,
+    ) -> None:
+        """A straight arrow from (x0, y0) to (x1, y1); dashed for lighter traffic."""
+        patch = FancyArrowPatch(
+            (x0, y0),
+            (x1, y1),
+            arrowstyle="-|>" if head else "-",
+            mutation_scale=13,
+            color=color,
+            lw=width,
+            linestyle=(0, (5, 3)) if dashed else "solid",
+            shrinkA=0,
+            shrinkB=0,
+            zorder=z,
+        )
+        self.ax.add_patch(patch)
+
+    def line(
+        self,
+        xs: Seq[float],
+        ys: Seq[float],
+        *,
+        color: str = INK,
+        width: float = 1.0,
+        dashed: bool = False,
+        z: float = 2,
+    ) -> None:
+        """A polyline through the given points."""
+        self.ax.plot(
+            xs, ys, color=color, lw=width, linestyle=(0, (4, 3)) if dashed else "solid", zorder=z
+        )
+
+    def rect(
+        self,
+        left: float,
+        top: float,
+        right: float,
+        bottom: float,
+        *,
+        fill: str = BAND_FILL,
+        edge: str | None = None,
+        dashed: bool = False,
+        z: float = 0,
+    ) -> None:
+        """A rectangle given by its sides (for bands and panels)."""
+        patch = Rectangle(
+            (left, top),
+            right - left,
+            bottom - top,
+            facecolor=fill,
+            edgecolor=edge or fill,
+            lw=0.9,
+            linestyle=(0, (4, 3)) if dashed else "solid",
+            zorder=z,
+        )
+        self.ax.add_patch(patch)
+
+    def cross(self, x: float, y: float, *, size: float = 9, color: str = BAD) -> None:
+        """An X marking something cut or lost."""
+        self.line([x - size, x + size], [y - size, y + size], color=color, width=2.6, z=6)
+        self.line([x - size, x + size], [y + size, y - size], color=color, width=2.6, z=6)
+
+    def title(self, title: str, subtitle: str = "") -> None:
+        """The image's title and a one-line subtitle at the top."""
+        self.text(24, 16, f"**{title}**", size=TITLE, ha="left", va="top")
+        if subtitle:
+            self.text(24, 48, subtitle, size=SIZE, color=MUTED, ha="left", va="top")
+
+    def save(self, path: Path) -> Path:
+        """Write the PNG without metadata that would change from run to run."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fig.savefig(path, dpi=DPI, facecolor="white", metadata={"Software": None})
+        return path
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One participant of a sequence diagram: its column and its heading."""
+
+    x: float
+    title: str
+    subtitle: str = ""
+    color: str = INK
+
+
+@dataclass
+class Sequence:
+    """Lifelines hanging from headings, and the messages between them."""
+
+    canvas: Canvas
+    lanes: dict[str, Lane]
+    top: float
+    bottom: float
+    colors: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for lane in self.lanes.values():
+            self.canvas.line(
+                [lane.x, lane.x], [self.top + 22, self.bottom], color=FAINT, dashed=True, z=1
+            )
+            heading = f"**{lane.title}**" + (f"\n{lane.subtitle}" if lane.subtitle else "")
+            self.canvas.text(
+                lane.x, self.top, heading, color=lane.color, box=Box("white", lane.color), z=6
+            )
+
+    def x(self, lane: str) -> float:
+        return self.lanes[lane].x
+
+    def message(
+        self,
+        src: str,
+        dst: str,
+        y: float,
+        label: str = "",
+        *,
+        travel: float = 0,
+        color: str | None = None,
+        dashed: bool = False,
+        lost_at: float | None = None,
+        size: float = SIZE,
+        label_at: float = 0.5,
+        label_ha: HAlign = "center",
+    ) -> float:
+        """An arrow from ``src`` to ``dst`` leaving at ``y`` and arriving ``travel`` px lower,
+        with its label just above it. ``lost_at`` (0-1) cuts it there with an X. Returns the
+        y where it arrives."""
+        x0, x1 = self.x(src), self.x(dst)
+        colour = color or self.lanes[src].color
+        if lost_at is None:
+            self.canvas.arrow(x0, y, x1, y + travel, color=colour, dashed=dashed)
+        else:
+            xe, ye = x0 + (x1 - x0) * lost_at, y + travel * lost_at
+            self.canvas.arrow(x0, y, xe, ye, color=colour, dashed=dashed, head=False)
+            self.canvas.cross(xe, ye)
+        if label:
+            xl = x0 + (x1 - x0) * label_at
+            yl = y + travel * label_at - 4
+            self.canvas.text(xl, yl, label, size=size, color=colour, ha=label_ha, va="bottom")
+        return y + travel
+
+    def note(
+        self,
+        lane: str,
+        y: float,
+        text: str,
+        *,
+        side: Literal["left", "right", "over"] = "over",
+        box: Box = NOTE,
+        size: float = SMALL,
+        color: str = INK,
+        va: VAlign = "top",
+    ) -> Extent:
+        """A note on a lifeline: centred over it, or just to its left or right."""
+        x = self.x(lane)
+        if side == "over":
+            return self.canvas.text(x, y, text, size=size, color=color, box=box, va=va, align="left")
+        gap = 12 if side == "right" else -12
+        ha: HAlign = "left" if side == "right" else "right"
+        return self.canvas.text(x + gap, y, text, size=size, color=color, box=box, ha=ha, va=va, align="left")
+
+    def band(self, top: float, bottom: float, label: str, *, fill: str = BAND_FILL) -> None:
+        """A shaded strip across the whole width with a label in its top-left corner."""
+        self.canvas.rect(0, top, self.canvas.width, bottom, fill=fill)
+        self.canvas.text(12, top + 5, label, size=SMALL, color=MUTED, ha="left", va="top", z=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. handshake.png
+
+
+def draw_handshake(out: Path) -> Path:
+    """The opening handshake to the letter of RFC 6455 (§1.3, §4.1, §4.2.2), then frames."""
+    canvas = Canvas(height=1030)
+    canvas.title(
+        "O handshake de abertura do WebSocket (RFC 6455)",
+        "Uma conexão TCP que começa como HTTP/1.1 e, depois do `101`, passa a levar quadros WebSocket.",
+    )
+    seq = Sequence(
+        canvas,
+        {
+            "c": Lane(92, "Cliente", "navegador ou script", CLIENT),
+            "s": Lane(908, "Servidor", "wschat em `/ws`", SERVER),
+        },
+        top=102,
+        bottom=1012,
+    )
+    c, s = seq.x("c"), seq.x("s")
+
+    seq.band(136, 276, "1. conexão TCP (porta padrão: 443 em `wss://`, 80 em `ws://`)")
+    y = seq.message("c", "s", 166, "`SYN`", travel=12, size=SMALL, color=MUTED)
+    y = seq.message("s", "c", y + 20, "`SYN-ACK`", travel=12, size=SMALL, color=MUTED)
+    seq.message("c", "s", y + 20, "`ACK`", travel=12, size=SMALL, color=MUTED)
+    canvas.rect(c + 30, 244, s - 30, 268, fill="white", edge=FAINT, dashed=True, z=1)
+    canvas.text(
+        (c + s) / 2, 256,
+        "só em `wss://`: aqui vem o handshake TLS, antes de qualquer byte de HTTP",
+        size=SMALL, color=MUTED,
+    )
+
+    seq.band(282, 724, "2. a requisição HTTP de Upgrade e a resposta 101")
+    seq.message("c", "s", 326, "requisição HTTP/1.1 (texto puro; em `wss://`, dentro do TLS)")
+    lines = [
+        ("GET /ws HTTP/1.1", "o método é `GET`, em HTTP/1.1 ou mais novo"),
+        ("Host: chat.exemplo.com.br", "obrigatório, como em todo HTTP/1.1"),
+        ("Upgrade: websocket", "pede a troca de protocolo..."),
+        ("Connection: Upgrade", "...e avisa que é esta conexão que vai mudar"),
+        ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "16 bytes sorteados a cada conexão, em base64"),
+        ("Sec-WebSocket-Version: 13", "a versão definida pela RFC 6455"),
+        ("Origin: https://chat.exemplo.com.br", "os navegadores enviam; o servidor pode dar `403`"),
+    ]
+    request = canvas.text(
+        c + 24, 338, "\n".join(line for line, _ in lines),
+        mono=True, ha="left", va="top", box=WIRE,
+    )
+    pad = WIRE.pad * DPI / 72
+    row = (request.bottom - request.top - 2 * pad) / len(lines)
+    for i, (_, note) in enumerate(lines):
+        canvas.text(request.right + 14, request.top + pad + row * (i + 0.5), "← " + note,
+                    size=SMALL, color=MUTED, ha="left", va="center")
+
+    accept = canvas.text(
+        (c + s) / 2, request.bottom + 18,
+        "o servidor confere os cabeçalhos e calcula:\n"
+        "`Sec-WebSocket-Accept = base64( SHA-1( key + \"258EAFA5-E914-47DA-95CA-C5AB0DC85B11\" ) )`\n"
+        "`                     = s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`",
+        size=SMALL, va="top", align="left", box=NOTE,
+    )
+    y = accept.bottom + 38
+    seq.message("s", "c", y, "resposta: a partir dela, a conexão deixa de ser HTTP")
+    response = canvas.text(
+        s - 24, y + 12,
+        "HTTP/1.1 101 Switching Protocols\n"
+        "Upgrade: websocket\n"
+        "Connection: Upgrade\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        mono=True, ha="right", va="top", align="left", box=WIRE,
+    )
+    canvas.text(
+        response.left - 16, response.top + 2,
+        "`101`: trocando de protocolo.\n"
+        "Qualquer outro status (`200`, `403`, `404`...)\n"
+        "quer dizer que não houve WebSocket.",
+        size=SMALL, color=MUTED, ha="right", va="top",
+    )
+    seq.note(
+        "c", response.bottom + 16,
+        "o cliente faz a mesma conta com a key que enviou;\n"
+        "se o `Sec-WebSocket-Accept` não bater, ele desiste",
+        side="right",
+    )
+
+    seq.band(736, 1002, "3. daqui em diante, quadros WebSocket nos dois sentidos, na mesma conexão TCP")
+    y = seq.message("c", "s", 794, "quadro de texto: `FIN=1  opcode=0x1  MASK=1` + chave de máscara de 4 bytes")
+    canvas.text((c + s) / 2, y + 8, "cliente → servidor: **sempre mascarado** (uma chave nova a cada quadro)",
+                size=SMALL, color=MUTED, va="top")
+    y = seq.message("s", "c", 870, "quadro de texto: `FIN=1  opcode=0x1  MASK=0`")
+    canvas.text((c + s) / 2, y + 8, "servidor → cliente: **nunca mascarado**",
+                size=SMALL, color=MUTED, va="top")
+    y = seq.message("s", "c", 940, "`ping` (opcode `0x9`): controle, mantém a conexão viva e mede a ida e volta",
+                    size=SMALL, dashed=True)
+    seq.message("c", "s", y + 36, "`pong` (opcode `0xA`), mascarado como todo quadro do cliente",
+                size=SMALL, dashed=True)
+    return canvas.save(out / "handshake.png")
+
+
+DIAGRAMS = (draw_handshake,)
+
+
+def main(argv: Seq[str]) -> int:
+    """Draw every diagram into OUTDIR (the first argument, default docs/img/)."""
+    if len(argv) > 1 or (argv and argv[0] in {"-h", "--help"}):
+        print(__doc__)
+        return 0 if argv and argv[0] in {"-h", "--help"} else 2
+    out = Path(argv[0]) if argv else DEFAULT_OUT
+    for draw in DIAGRAMS:
+        print(draw(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
