@@ -293,12 +293,12 @@ class Sequence:
         dashed: bool = False,
         lost_at: float | None = None,
         size: float = SIZE,
-        label_at: float = 0.5,
-        label_ha: HAlign = "center",
+        label_at: float | None = 0.5,
     ) -> float:
         """An arrow from ``src`` to ``dst`` leaving at ``y`` and arriving ``travel`` px lower,
-        with its label just above it. ``lost_at`` (0-1) cuts it there with an X. Returns the
-        y where it arrives."""
+        with its label just above it, centred at ``label_at`` (0-1) of the way, or (``None``)
+        starting at the sender, which keeps labels of slanted arrows off their own line.
+        ``lost_at`` (0-1) cuts the arrow there with an X. Returns the y where it arrives."""
         x0, x1 = self.x(src), self.x(dst)
         colour = color or self.lanes[src].color
         if lost_at is None:
@@ -307,10 +307,15 @@ class Sequence:
             xe, ye = x0 + (x1 - x0) * lost_at, y + travel * lost_at
             self.canvas.arrow(x0, y, xe, ye, color=colour, dashed=dashed, head=False)
             self.canvas.cross(xe, ye)
-        if label:
+        if label and label_at is None:
+            right = x1 > x0
+            xl = x0 + (12 if right else -12)
+            ha: HAlign = "left" if right else "right"
+            self.canvas.text(xl, y - 4, label, size=size, color=colour, ha=ha, va="bottom", align=ha)
+        elif label:
             xl = x0 + (x1 - x0) * label_at
             yl = y + travel * label_at - 4
-            self.canvas.text(xl, yl, label, size=size, color=colour, ha=label_ha, va="bottom")
+            self.canvas.text(xl, yl, label, size=size, color=colour, va="bottom")
         return y + travel
 
     def note(
@@ -438,7 +443,83 @@ def draw_handshake(out: Path) -> Path:
     return canvas.save(out / "handshake.png")
 
 
-DIAGRAMS = (draw_handshake,)
+# ---------------------------------------------------------------------------------------------
+# 2. close.png
+
+
+def draw_close(out: Path) -> Path:
+    """The close handshake (RFC 6455 §1.4, §5.5.1, §7.1.1, §7.4.1), an empty Close, and a drop."""
+    canvas = Canvas(height=975)
+    canvas.title(
+        "O fechamento do WebSocket: o handshake de Close (RFC 6455)",
+        "Um lado envia `Close`, o outro responde com `Close`, e só então o TCP fecha, pelo servidor primeiro.",
+    )
+    seq = Sequence(
+        canvas,
+        {
+            "c": Lane(92, "Cliente", "", CLIENT),
+            "s": Lane(908, "Servidor", "", SERVER),
+        },
+        top=96,
+        bottom=960,
+    )
+    c, s = seq.x("c"), seq.x("s")
+
+    seq.band(120, 560, "1. fechamento normal: aqui o cliente começa (o servidor também poderia)")
+    y0 = 172
+    seq.message("c", "s", y0, "`Close` (opcode `0x8`): código `1000` + motivo `\"tchau\"`",
+                travel=56, label_at=None)
+    seq.message("s", "c", y0 + 8, "um quadro de texto que já estava a caminho",
+                travel=56, label_at=None, size=SMALL)
+    seq.note("c", y0 + 74,
+             "depois de enviar `Close`, não envia mais dados;\n"
+             "o que já vinha ainda pode chegar, mas a RFC\n"
+             "não garante que quem fechou vá processá-lo",
+             side="right")
+    seq.note("s", y0 + 74,
+             "recebeu `Close`: responde com `Close` assim\n"
+             "que puder (em geral ecoando o código)\n"
+             "e, a partir daí, não envia mais nada",
+             side="left")
+    y = seq.message("s", "c", 332, "`Close`: código `1000`")
+    y = seq.message("s", "c", y + 44, "`FIN`: o servidor fecha o TCP primeiro e fica com o `TIME_WAIT` (§7.1.1)",
+                    travel=10, color=MUTED, size=SMALL)
+    y = seq.message("c", "s", y + 24, "`FIN`: o cliente espera pelo FIN do servidor e então fecha o seu",
+                    travel=10, color=MUTED, size=SMALL)
+    seq.note("c", y + 16, "fechado: `1000`", side="right", size=SIZE)
+    seq.note("s", y + 16, "fechado: `1000`", side="left", size=SIZE)
+    canvas.text(
+        (c + s) / 2, 482,
+        "**Receber** `Close` **quer dizer: o outro lado não vai enviar mais nada.**\n"
+        "Não quer dizer que a aplicação dele processou tudo o que você enviou: confirmar\n"
+        "entrega é trabalho do seu protocolo (no wschat, os ids das mensagens e o `ref`).",
+        size=SIZE, va="top", box=Box("white", NOTE_EDGE, pad=6),
+    )
+
+    seq.band(570, 740, "2. `Close` com o corpo vazio (o código é opcional)")
+    y = seq.message("c", "s", 618, "`Close` sem corpo (nem código, nem motivo)")
+    seq.note("s", y + 10, "reporta `1005`: nenhum código veio", side="left", size=SIZE)
+    y = seq.message("s", "c", y + 64, "`Close` sem corpo")
+    seq.note("c", y + 10, "reporta `1005`", side="right", size=SIZE)
+
+    seq.band(750, 955, "3. sem `Close`: a conexão TCP cai (Wi-Fi, cabo, processo morto)", fill="#fbf0f0")
+    seq.message("c", "s", 802, "quadro de texto", lost_at=0.55, label_at=0.25)
+    canvas.text(c + (s - c) * 0.55, 822, "a rede caiu", size=SMALL, color=BAD, va="top")
+    seq.note("c", 846,
+             "descobre por um erro de leitura ou\nescrita, ou por um `ping` sem `pong`:\nreporta `1006` (fechamento anormal)",
+             side="right", size=SMALL)
+    seq.note("s", 846,
+             "descobre do mesmo jeito, sozinho:\ntambém reporta `1006`",
+             side="left", size=SMALL)
+    canvas.text(
+        (c + s) / 2, 942,
+        "`1005` e `1006` são reservados: cada lado os reporta para si, mas nenhum deles viaja num quadro `Close` (§7.4.1).",
+        size=SMALL, color=INK, va="bottom",
+    )
+    return canvas.save(out / "close.png")
+
+
+DIAGRAMS = (draw_handshake, draw_close)
 
 
 def main(argv: Seq[str]) -> int:
