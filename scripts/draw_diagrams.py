@@ -10,7 +10,7 @@ the PNG metadata, so running the script again without changes gives the same byt
 
 The drawing helper is tiny and works in pixels, origin at the top left, y growing downwards
 (time flows down a sequence diagram): a :class:`Canvas` draws rich text (`code` in
-backticks is monospace, **bold** in double asterisks), arrows, boxes and bands, and a
+backticks is monospace, **bold** in double asterisks, **`both`**), arrows, boxes and bands, and a
 :class:`Sequence` adds lifelines and messages between them by lane name.
 """
 
@@ -152,6 +152,9 @@ class Canvas:
             elif part.startswith("**") and part.endswith("**"):
                 part = part[2:-2]
                 props.update(fontweight="bold")
+                if len(part) >= 2 and part.startswith("`") and part.endswith("`"):  # **`code`**
+                    part = part[1:-1]
+                    props.update(fontfamily=MONO, fontsize=size * 0.95)
             runs.append(TextArea(part or " ", textprops=props))
         if not runs:
             runs.append(TextArea(" ", textprops={"fontfamily": SANS, "fontsize": size}))
@@ -519,7 +522,111 @@ def draw_close(out: Path) -> Path:
     return canvas.save(out / "close.png")
 
 
-DIAGRAMS = (draw_handshake, draw_close)
+# ---------------------------------------------------------------------------------------------
+# 3. polling-vs-push.png
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Time running left to right: ``x(t)`` places a time given in polling intervals."""
+
+    canvas: Canvas
+    start: float  # x of t = 0
+    unit: float  # pixels per interval I
+
+    def x(self, t: float) -> float:
+        return self.start + t * self.unit
+
+    def lane(self, y: float, title: str, color: str) -> None:
+        """A horizontal lifeline with its name on the left."""
+        self.canvas.line([self.start - 16, self.canvas.width - 24], [y, y], color=FAINT, width=1.2)
+        self.canvas.text(self.start - 28, y, f"**{title}**", color=color, ha="right")
+
+    def bracket(self, t0: float, t1: float, y: float, label: str, *, color: str = INK) -> None:
+        """A span from t0 to t1 drawn as |---| at ``y`` with its label above."""
+        x0, x1 = self.x(t0), self.x(t1)
+        self.canvas.line([x0, x0, x1, x1], [y + 5, y, y, y + 5], color=color, width=1.4, z=4)
+        self.canvas.text((x0 + x1) / 2, y - 4, label, size=SMALL, color=color, va="bottom")
+
+    def event(self, t: float, y: float) -> None:
+        """A star where something happens."""
+        self.canvas.ax.plot([self.x(t)], [y], marker="*", markersize=17, color=BAD, zorder=7,
+                            markeredgecolor="white", markeredgewidth=0.8)
+
+
+def draw_polling_vs_push(out: Path) -> Path:
+    """REST polling at interval I against WebSocket push, on one time axis."""
+    canvas = Canvas(height=690)
+    canvas.title(
+        "Polling REST versus push por WebSocket: quando o cliente fica sabendo",
+        "A mesma mensagem chega ao servidor no mesmo instante (★); muda o caminho até o cliente.",
+    )
+    time = Timeline(canvas, start=150, unit=190)
+    rtt = 0.24  # one round trip, in intervals: much longer than real life, to be visible
+    half = rtt / 2
+    event = 1.35
+    for k in range(5):
+        canvas.line([time.x(k)] * 2, [104, 592], color="#e3e6ea", width=1.0, z=0)
+
+    # Polling: a request every I; the answer leaves at once and is almost always empty.
+    canvas.text(24, 100, "**REST com polling**: o cliente pergunta a cada intervalo `I`",
+                ha="left", va="top")
+    client, server = 168, 262
+    time.lane(client, "Cliente", CLIENT)
+    time.lane(server, "Servidor", SERVER)
+    for k in range(5):
+        t = float(k)
+        canvas.arrow(time.x(t), client, time.x(t + half), server, color=CLIENT, width=1.3)
+        got = k == 2
+        canvas.arrow(time.x(t + half), server, time.x(t + rtt), client,
+                     color=SERVER, width=2.2 if got else 1.1, dashed=not got)
+        canvas.text(time.x(t + rtt) + 3, client - 6, "**`[42]`**" if got else "`[]`",
+                    size=SMALL, color=SERVER if got else MUTED, ha="left", va="bottom")
+    time.event(event, server)
+    canvas.line([time.x(event), time.x(2 + half)], [server + 7] * 2, color=BAD, width=3, z=4)
+    canvas.text((time.x(event) + time.x(2 + half)) / 2, server + 12,
+                "a mensagem espera o\npróximo pedido", size=SMALL, color=BAD, va="top")
+    time.bracket(event, 2 + rtt, client - 36,
+                 "atraso: em média ≈ `I/2 + RTT/2`, até `I + RTT/2`", color=BAD)
+    canvas.text(24, 324,
+                "Cada pedido é um `GET /mensagens?depois=41` completo (cabeçalhos, talvez um TCP novo);"
+                " quase todos voltam vazios (`200 []`).",
+                size=SMALL, color=MUTED, ha="left", va="top")
+
+    # Push: one connection, opened once; the server writes the message as soon as it exists.
+    canvas.text(24, 360, "**WebSocket**: o servidor envia assim que a mensagem existe (push)",
+                ha="left", va="top")
+    client, server = 436, 528
+    canvas.rect(time.x(0) - 16, client + 10, canvas.width - 24, server - 10, fill="#eef4fb")
+    canvas.text(time.x(0), client + 18, "uma só conexão, aberta\no tempo todo (um único\nhandshake, lá no começo)",
+                size=SMALL, color=MUTED, ha="left", va="top")
+    time.lane(client, "Cliente", CLIENT)
+    time.lane(server, "Servidor", SERVER)
+    time.event(event, server)
+    canvas.arrow(time.x(event), server, time.x(event + half), client, color=SERVER, width=2.2, z=5)
+    canvas.text(time.x(event + half) + 6, client - 6, '**`{"type": "message", "id": "42", …}`**',
+                size=SMALL, color=SERVER, ha="left", va="bottom")
+    time.bracket(event, event + half, client - 34, "atraso ≈ `RTT/2`", color=BAD)
+    canvas.arrow(time.x(2.7), server, time.x(2.7 + half), client, color=FAINT, width=1.0, dashed=True)
+    canvas.arrow(time.x(2.7 + half), client, time.x(2.7 + rtt), server, color=FAINT, width=1.0, dashed=True)
+    canvas.text(time.x(2.7 + rtt) + 10, server - 34, "`ping`/`pong` de vez em quando,\nsó para manter a conexão viva",
+                size=SMALL, color=MUTED, ha="left", va="center")
+
+    axis = 600
+    canvas.arrow(time.x(0) - 16, axis, canvas.width - 24, axis, color=INK, width=1.0)
+    for k in range(5):
+        canvas.line([time.x(k)] * 2, [axis - 5, axis + 5], color=INK, width=1.0)
+        canvas.text(time.x(k), axis + 9, "0" if k == 0 else ("`I`" if k == 1 else f"`{k}I`"),
+                    va="top")
+    canvas.text(canvas.width - 24, axis - 8, "tempo", size=SMALL, color=MUTED, ha="right", va="bottom")
+    canvas.text(24, 648,
+                "`I` = intervalo do polling; `RTT` = ida e volta na rede. Aqui o `RTT` está exagerado para"
+                " aparecer:\nna vida real ele é de milissegundos, e `I`, de segundos.",
+                size=SMALL, color=MUTED, ha="left", va="center", align="left")
+    return canvas.save(out / "polling-vs-push.png")
+
+
+DIAGRAMS = (draw_handshake, draw_close, draw_polling_vs_push)
 
 
 def main(argv: Seq[str]) -> int:
