@@ -626,7 +626,86 @@ def draw_polling_vs_push(out: Path) -> Path:
     return canvas.save(out / "polling-vs-push.png")
 
 
-DIAGRAMS = (draw_handshake, draw_close, draw_polling_vs_push)
+# ---------------------------------------------------------------------------------------------
+# 4. replay-seam.png
+
+THIRD = "#6a4c93"  # another user's connection
+
+
+def frame(kind: str, msg_id: str) -> str:
+    """A compact server frame label, e.g. ``{"type": "message", "id": "41", …}``."""
+    return f'`{{"type": "{kind}", "id": "{msg_id}", …}}`'
+
+
+def draw_replay_seam(out: Path) -> Path:
+    """The replay/live seam of wschat's server (wschat/server.py, ``_catch_up``)."""
+    canvas = Canvas(height=1050)
+    canvas.title(
+        "A costura entre replay e ao vivo: nada perdido, nada em dobro",
+        "ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
+    )
+    seq = Sequence(
+        canvas,
+        {
+            "ana": Lane(84, "ana", "cliente", CLIENT),
+            "srv": Lane(540, "servidor", "sessão de ana", SERVER),
+            "log": Lane(765, "log", "gravado em ordem", OTHER),
+            "joao": Lane(932, "joao", "outra conexão", THIRD),
+        },
+        top=102,
+        bottom=1035,
+    )
+
+    def buffer(y: float, content: str) -> None:
+        seq.note("srv", y, f"buffer: `{content}`", side="left", size=SIZE, box=WIRE)
+
+    seq.band(136, 280, "(a) registrar primeiro: a sessão já recebe o ao vivo, mas guardado num buffer")
+    seq.message("ana", "srv", 196,
+                '`{"type": "login", "user": "ana", "token": "…",`\n'
+                '` "resume": {"epoch": "e-71b2", "after": "40"}}`',
+                label_at=None, size=SMALL)
+    seq.note("srv", 206, "registra a sessão para o ao vivo;\no que chegar vai para o buffer", side="left")
+    buffer(246, "[ ]")
+
+    seq.band(290, 760, "(b) replay: ler o log depois de 40 até o ponto atual (`last`) e enviar, em ordem")
+    seq.message("joao", "log", 330, '`send "boa!"`', size=SMALL)
+    seq.note("log", 336, "grava o **44**", side="left", box=PLAIN, color=OTHER, size=SIZE)
+    seq.message("log", "srv", 392, "ao vivo: **44**", size=SMALL)
+    buffer(382, "[44]")
+    seq.message("srv", "log", 440, "lê `last` e o que vem\ndepois de 40 até ele", size=SMALL)
+    seq.message("log", "srv", 474, "**41 42 43 44**  (`last` = 44)", size=SMALL)
+    seq.message("srv", "ana", 516, '`{"type": "welcome", …, "last": "44", "recovered": true, …}`',
+                label_at=None, size=SMALL)
+    seq.message("srv", "ana", 552, frame("message", "41"), label_at=None, size=SMALL)
+    seq.message("srv", "ana", 586, frame("message", "42"), label_at=None, size=SMALL)
+    seq.message("joao", "log", 600, '`send "e aí?"`', size=SMALL)
+    seq.note("log", 606, "grava o **45**", side="left", box=PLAIN, color=OTHER, size=SIZE)
+    seq.message("log", "srv", 660, "ao vivo: **45**", size=SMALL)
+    buffer(650, "[44, 45]")
+    seq.message("srv", "ana", 696, frame("message", "43"), label_at=None, size=SMALL)
+    seq.message("srv", "ana", 730, frame("message", "44"), label_at=None, size=SMALL)
+    seq.note("ana", 738, "id 44 = `last`: o replay acabou", side="right", box=PLAIN, color=MUTED)
+
+    seq.band(770, 920, "(c) esvaziar o buffer, pulando os ids que o replay já cobriu (até `last`)")
+    seq.note("srv", 800,
+             "**44** ≤ `last`: pula (já foi no replay)\n**45** > `last`: envia",
+             side="left", size=SIZE)
+    seq.message("srv", "ana", 872, frame("message", "45"), label_at=None, size=SMALL)
+    seq.note("srv", 884, "buffer vazio: daqui em diante, ao vivo direto", side="right", box=PLAIN,
+             color=MUTED)
+
+    canvas.text(
+        500, 936,
+        "**ana recebe 41 42 43 44 45: cada uma uma única vez, em ordem.**\n"
+        "Por que nessa ordem? Registrar **antes** de ler o log garante que toda mensagem nova está no log lido,\n"
+        "no buffer ou nos dois. Se registrasse depois, uma mensagem gravada entre a leitura e o registro\n"
+        "não estaria em nenhum dos dois: perdida. E sem pular os ids até `last`, a 44 chegaria duas vezes.",
+        size=SIZE, va="top", align="left", box=Box("white", NOTE_EDGE, pad=6),
+    )
+    return canvas.save(out / "replay-seam.png")
+
+
+DIAGRAMS = (draw_handshake, draw_close, draw_polling_vs_push, draw_replay_seam)
 
 
 def main(argv: Seq[str]) -> int:
