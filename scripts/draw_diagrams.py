@@ -705,7 +705,97 @@ def draw_replay_seam(out: Path) -> Path:
     return canvas.save(out / "replay-seam.png")
 
 
-DIAGRAMS = (draw_handshake, draw_close, draw_polling_vs_push, draw_replay_seam)
+# ---------------------------------------------------------------------------------------------
+# 5. reconnect-resume.png
+
+
+def draw_reconnect_resume(out: Path) -> Path:
+    """A drop, a reconnect with backoff, and a resume with the frames of docs/PROTOCOL.md."""
+    canvas = Canvas(height=1250)
+    canvas.title(
+        "Cair e voltar: reconectar e retomar (resume) sem perder nem duplicar",
+        "Os quadros são os de `docs/PROTOCOL.md`; o `…` esconde campos que não importam aqui.",
+    )
+    seq = Sequence(
+        canvas,
+        {
+            "ana": Lane(84, "ana", "cliente", CLIENT),
+            "srv": Lane(640, "servidor", "wschat", SERVER),
+            "joao": Lane(915, "joao", "outra conexão", THIRD),
+        },
+        top=102,
+        bottom=1236,
+    )
+    send = '`{"type": "send", "text": "alguém aí?", "ref": "c-7"}`'
+
+    seq.band(136, 376, "1. conectada: ana guarda o `token`, a `epoch` e o último id que viu")
+    seq.message("srv", "ana", 184, frame("message", "42"), label_at=None, size=SMALL)
+    seq.note("ana", 192, "guarda: `token`, `epoch` = `e-71b2`, último id = **42**", side="right")
+    seq.message("ana", "srv", 254, send, label_at=None, size=SMALL)
+    seq.note("ana", 262, "o `c-7` fica na caixa de saída até\nvoltar um quadro com esse `ref`", side="right")
+    seq.note("srv", 262, "grava como **43**", side="right", size=SIZE)
+    seq.message("srv", "ana", 340, '`{"type": "message", "id": "43", …, "ref": "c-7"}`',
+                label_at=None, size=SMALL, lost_at=0.75)
+    canvas.text(seq.x("ana") + (seq.x("srv") - seq.x("ana")) * 0.25, 356, "a resposta se perde",
+                size=SMALL, color=BAD, va="top")
+
+    seq.band(386, 556, "2. a conexão cai sem `Close`", fill="#fbf0f0")
+    seq.note("ana", 416,
+             "TCP caiu sem `Close`: reporta `1006`\n(fechamento anormal) e vai reconectar",
+             side="right")
+    seq.note("srv", 416, "também percebe a queda\n(erro, ou `ping` sem `pong`)", side="left")
+    seq.message("joao", "srv", 490, '`send "voltei"`', size=SMALL)
+    seq.message("joao", "srv", 526, '`send "tudo bem?"`', size=SMALL)
+    seq.note("srv", 486, "grava **44** e **45**", side="left", size=SIZE, box=PLAIN, color=THIRD)
+    seq.note("ana", 478,
+             "espera um tempo sorteado, que cresce\na cada tentativa (backoff exponencial\ncom jitter), e tenta de novo",
+             side="right")
+
+    seq.band(566, 1002, "3. reconecta e pede o que perdeu (`resume`)")
+    seq.message("ana", "srv", 622, "nova conexão: TCP (+ TLS) e o handshake HTTP até o `101`",
+                color=MUTED, dashed=True, size=SMALL)
+    seq.message("ana", "srv", 690,
+                '`{"type": "login", "user": "ana", "token": "…",`\n'
+                '` "resume": {"epoch": "e-71b2", "after": "42"}}`',
+                label_at=None, size=SMALL)
+    seq.note("srv", 698, "mesma `epoch`, e o log ainda\ntem o 42: dá para retomar", side="right")
+    seq.message("srv", "ana", 764, '`{"type": "welcome", …, "last": "45", "recovered": true, …}`',
+                label_at=None, size=SMALL)
+    seq.message("srv", "ana", 798, frame("message", "43") + "  (sem `ref`)", label_at=None, size=SMALL)
+    seq.message("srv", "ana", 832, frame("message", "44"), label_at=None, size=SMALL)
+    seq.message("srv", "ana", 866, frame("message", "45"), label_at=None, size=SMALL)
+    seq.note("ana", 874, "id 45 = `last`: o replay acabou", side="right", box=PLAIN, color=MUTED)
+    seq.note("srv", 798, "replay: só o que veio\ndepois do 42, em ordem,\numa vez cada", side="right")
+    seq.message("ana", "srv", 934, send, label_at=None, size=SMALL)
+    seq.note("ana", 942, "reenvia o que ficou sem resposta, com o mesmo `ref`", side="right",
+             box=PLAIN, color=MUTED)
+    seq.note("srv", 934, "`c-7` já foi aceito:\nnão grava de novo,\ndevolve o original", side="right")
+
+    seq.band(1012, 1124, "4. de volta ao vivo")
+    seq.message("srv", "ana", 1058, '`{"type": "message", "id": "43", …, "ref": "c-7"}`',
+                label_at=None, size=SMALL)
+    seq.note("ana", 1066, "a 43 já está na tela: vale como confirmação do envio, não como mensagem nova",
+             side="right", box=PLAIN, color=MUTED)
+    seq.message("srv", "ana", 1112, frame("message", "46") + "  ao vivo", label_at=None, size=SMALL)
+
+    canvas.text(
+        500, 1138,
+        "**Sem perda:** o `resume` pede tudo o que veio depois do último id visto (42).\n"
+        "**Sem duplicata:** o servidor envia cada id uma única vez (o replay começa no 43), e o `ref`\n"
+        "impede que o reenvio seja gravado de novo: \"alguém aí?\" existe uma vez só, como a 43.\n"
+        "O cliente não descarta ids repetidos: \"exatamente uma vez\" é garantia do servidor.",
+        size=SIZE, va="top", align="left", box=Box("white", NOTE_EDGE, pad=6),
+    )
+    return canvas.save(out / "reconnect-resume.png")
+
+
+DIAGRAMS = (
+    draw_handshake,
+    draw_close,
+    draw_polling_vs_push,
+    draw_replay_seam,
+    draw_reconnect_resume,
+)
 
 
 def main(argv: Seq[str]) -> int:
