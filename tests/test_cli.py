@@ -18,8 +18,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from wschat import GREETING, Replica
-from wschat.cli import main
+from wschat.cli import build_parser, main
 from wschat.server.thread import BackgroundServer
+from wschat.teaching.probe import DEFAULT_TIMEOUT
 
 #: Bound on any subprocess here; only reached when a test fails.
 WAIT = 20
@@ -51,6 +52,12 @@ def run_wschat(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "wschat", *args],
         capture_output=True, text=True, encoding="utf-8", timeout=WAIT, env=env, check=False,
     )
+
+
+def test_probe_timeout_default_is_the_probe_s_60_s() -> None:
+    # A sleeping free host (the test's server is on one) takes up to a minute to wake.
+    args = build_parser().parse_args(["probe", "websocket-fh6l.onrender.com"])
+    assert args.timeout == DEFAULT_TIMEOUT == 60
 
 
 def test_probe_as_a_process_prints_the_greeting(replica: Replica) -> None:

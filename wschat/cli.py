@@ -84,12 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
         "probe",
         help="connect to a WebSocket server and print the messages it sends",
         description="Connect to URL and print every message received until --count "
-        "messages or --timeout seconds. A bare host means wss://HOST/.",
+        "messages or --timeout seconds. A bare host means wss://HOST/. Free hosts sleep when "
+        "idle and can take up to a minute to wake: after 3 s without an answer a line on "
+        "stderr says the probe is still waiting, and an HTTP 5xx or a reset during the "
+        "handshake is retried once.",
     )
     probe.add_argument("url", metavar="URL")
     probe.add_argument("--timeout", type=_positive_float, default=defaults.PROBE_TIMEOUT, metavar="S",
-                       help="bound on the whole attempt, name lookup included"
-                       f" (default {defaults.PROBE_TIMEOUT:g})")
+                       help="bound on the whole attempt, name lookup and the one retry included"
+                            f" (default {defaults.PROBE_TIMEOUT:g}: enough for a sleeping free host to wake)")
     probe.add_argument("--count", type=_positive_int, default=1, metavar="N",
                        help="stop after N messages (default 1)")
     probe.add_argument("--send", metavar="TEXT", help="send TEXT once connected")

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
+import importlib
+import inspect
 import math
+import os
 import queue
 import socket
 import ssl
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,9 +37,12 @@ from websockets.http11 import Request, Response
 
 from wschat import GREETING, Replica
 from wschat.core.urls import InvalidURL
+from wschat.core.wire import Opcode, accept_key, close_payload, encode_frame
 from wschat.server.thread import BackgroundServer
 from wschat.teaching.probe import (
+    DEFAULT_TIMEOUT,
     MAX_REDIRECTS,
+    PROGRESS_MESSAGE,
     ClosedBeforeMessage,
     ConnectionFailed,
     ConnectionRefused,
@@ -45,6 +57,9 @@ from wschat.teaching.probe import (
     parse_extensions,
     probe,
 )
+
+#: The probe module itself, for monkeypatching its internals.
+probe_module = importlib.import_module("wschat.teaching.probe")
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -693,3 +708,293 @@ def test_invalid_url_is_raised_before_any_connection() -> None:
 def test_format_message(message: ReceivedMessage, text: str, json_line: str) -> None:
     assert format_message(message) == text
     assert format_message(message, as_json=True) == json_line
+
+
+# --- a host that sleeps: the 60 s default, the progress line, one retry ----------------------
+
+#: What a scripted server does with one connection's handshake: wait ``delay`` seconds after
+#: reading the request, then answer ``reply``: 101 (the real handshake, then the greeting in
+#: one text frame), another HTTP status, or "reset" (a TCP reset instead of any answer).
+Step = tuple[float, int | str]
+
+
+@dataclass
+class ScriptedServer:
+    port: int
+    requests: list[bytes] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+
+@contextmanager
+def scripted_server(*plan: Step) -> Iterator[ScriptedServer]:
+    """A raw server on a free loopback port whose n-th connection follows the n-th step of
+    ``plan`` (later connections follow the last step); ``requests`` holds each request read.
+    The waits end early when the test is done, so a failing test does not hang."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    server = ScriptedServer(port=listener.getsockname()[1])
+    handlers: list[threading.Thread] = []
+
+    def answer(connection: socket.socket, step: Step) -> None:
+        delay, reply = step
+        with connection:
+            try:
+                connection.settimeout(5)
+                request = read_request(connection)
+                server.requests.append(request)
+                if stop.wait(delay):  # the wait IS the behaviour under test: a host waking up
+                    return
+                if reply == "reset":
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # closing with a zero linger sends RST
+                if reply != 101:
+                    status = HTTPStatus(int(reply))
+                    connection.sendall(
+                        f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n".encode()
+                    )
+                    return
+                accept = accept_key(header_value(request, "sec-websocket-key"))
+                connection.sendall(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n"
+                    + encode_frame(Opcode.TEXT, GREETING)
+                )
+                answer_close(connection, stop)
+            except OSError:
+                pass  # the probe hung up
+
+    def accept_all() -> None:
+        accepted = 0
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            step = plan[min(accepted, len(plan) - 1)]
+            accepted += 1
+            handler = threading.Thread(target=answer, args=(connection, step), daemon=True)
+            handlers.append(handler)
+            handler.start()
+
+    acceptor = threading.Thread(target=accept_all, daemon=True)
+    acceptor.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for handler in handlers:
+            handler.join(10)
+        listener.close()
+
+
+def header_value(request: bytes, name: str) -> str:
+    for line in request.decode("latin-1").split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name:
+            return value.strip()
+    raise AssertionError(f"no {name} header in {request!r}")
+
+
+def answer_close(connection: socket.socket, stop: threading.Event) -> None:
+    """Read until the client's close frame and answer it (or until the client is gone)."""
+    connection.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            data = connection.recv(4096)
+        except TimeoutError:
+            continue
+        if not data:
+            return
+        if data[0] & 0x0F == Opcode.CLOSE:
+            connection.sendall(encode_frame(Opcode.CLOSE, close_payload(1000)))
+            return
+
+
+def run_probe_command(*args: str, wait: float) -> subprocess.CompletedProcess[str]:
+    """``python -m wschat probe ARGS`` in a child process (offline, as the suite is)."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "WSCHAT_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "wschat", "probe", *args],
+        capture_output=True, text=True, encoding="utf-8", timeout=wait, env=env, check=False,
+    )
+
+
+WAITING_LINE = (
+    "wschat probe: waiting for the server to answer "
+    "(free hosts sleep when idle and can take up to a minute to wake)...\n"
+)
+
+
+def test_the_default_budget_is_60_s_whatever_the_url() -> None:
+    assert DEFAULT_TIMEOUT == 60
+    assert inspect.signature(probe).parameters["timeout"].default == DEFAULT_TIMEOUT
+
+
+@pytest.mark.timeout(90)
+def test_command_with_default_options_waits_for_a_host_that_wakes_in_20_s() -> None:
+    # TCP is accepted at once; the handshake is answered 20 s later, as a sleeping free host does.
+    with scripted_server((20.0, 101)) as server:
+        started = time.monotonic()
+        done = run_probe_command(server.url, wait=75)
+        took = time.monotonic() - started
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{GREETING}\n", WAITING_LINE)
+    assert 20 <= took < 60
+    assert len(server.requests) == 1
+
+
+def test_progress_is_called_once_while_the_handshake_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe_module, "PROGRESS_AFTER", 0.2)
+    calls: list[tuple[str, float]] = []
+    with scripted_server((1.0, 101)) as server:
+        started = time.monotonic()
+        result = probe(server.url, on_progress=lambda text: calls.append((text, time.monotonic())))
+    assert [m.data for m in result.messages] == [GREETING]
+    assert [text for text, _ in calls] == [PROGRESS_MESSAGE]
+    assert 0.2 <= calls[0][1] - started < 1.0  # during the wait, not after it
+    assert "\n" not in PROGRESS_MESSAGE
+
+
+def test_progress_is_not_called_once_the_connection_is_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The handshake is quick; the first message comes later than PROGRESS_AFTER: that wait is
+    # the server's to explain, not a host waking up.
+    monkeypatch.setattr(probe_module, "PROGRESS_AFTER", 0.2)
+
+    async def late(connection: ServerConnection) -> None:
+        await asyncio.sleep(0.6)
+        await connection.send(GREETING)
+        await connection.wait_closed()
+
+    calls: list[str] = []
+    with ws_server(late) as server:
+        result = probe(url_of(server), on_progress=calls.append)
+    assert [m.data for m in result.messages] == [GREETING]
+    assert calls == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_while_waking_is_retried_once(status: int) -> None:
+    with scripted_server((0.0, status), (0.0, 101)) as server:
+        result = probe(server.url)
+    assert [m.data for m in result.messages] == [GREETING]
+    assert len(server.requests) == 2
+
+
+def test_a_reset_during_the_handshake_is_retried_once() -> None:
+    with scripted_server((0.0, "reset"), (0.0, 101)) as server:
+        result = probe(server.url, timeout=10)
+    assert [m.data for m in result.messages] == [GREETING]
+    assert len(server.requests) == 2
+
+
+def test_a_network_timeout_during_the_handshake_is_retried_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The network, not the probe's deadline, gives up (ETIMEDOUT): a real timeout of that kind
+    # takes the kernel minutes, so the socket's first read raises it here.
+    original = probe_module._DeadlineSocket.recv
+    failures = [TimeoutError(errno.ETIMEDOUT, "Connection timed out")]
+
+    def recv(self: Any, bufsize: int) -> bytes:
+        if failures:
+            raise failures.pop()
+        return original(self, bufsize)
+
+    monkeypatch.setattr(probe_module._DeadlineSocket, "recv", recv)
+    with scripted_server((0.0, 101)) as server:
+        result = probe(server.url, timeout=10)
+    assert [m.data for m in result.messages] == [GREETING]
+    assert len(server.requests) == 2
+
+
+def test_a_second_5xx_fails_and_says_it_was_retried() -> None:
+    with scripted_server((0.0, 503)) as server:
+        with pytest.raises(HandshakeRejected) as caught:
+            probe(server.url, timeout=10)
+        assert len(server.requests) == 2
+    error = caught.value
+    assert (error.status, error.exit_code) == (503, 7)
+    assert str(error) == (
+        "HTTP 503 Service Unavailable instead of 101 Switching Protocols, "
+        f"again on the one retry ({server.url})"
+    )
+
+
+def test_a_retry_that_fails_otherwise_names_the_first_try() -> None:
+    with scripted_server((0.0, 503), (0.0, 404)) as server:
+        with pytest.raises(HandshakeRejected) as caught:
+            probe(server.url, timeout=10)
+    assert caught.value.status == 404
+    assert str(caught.value) == (
+        "HTTP 404 Not Found instead of 101 Switching Protocols on the one retry "
+        "(the first try: HTTP 503 Service Unavailable instead of 101 Switching Protocols) "
+        f"({server.url})"
+    )
+
+
+def test_command_exits_7_when_the_retry_gets_5xx_too() -> None:
+    with scripted_server((0.0, 503)) as server:
+        done = run_probe_command(server.url, wait=30)
+        assert len(server.requests) == 2
+    assert (done.returncode, done.stdout) == (7, "")
+    assert done.stderr == (
+        "wschat probe: HTTP 503 Service Unavailable instead of 101 Switching Protocols, "
+        f"again on the one retry ({server.url})\n"
+    )
+
+
+def test_the_retry_stays_within_the_deadline() -> None:
+    with scripted_server((0.0, 503), (30.0, 101)) as server:
+        started = time.monotonic()
+        with pytest.raises(ProbeTimeout) as caught:
+            probe(server.url, timeout=2.5)
+        assert time.monotonic() - started < 2.5 + SLACK
+        assert len(server.requests) == 2
+    assert "timed out after 2.5 s during the WebSocket handshake on the one retry" in str(caught.value)
+    assert "the first try: HTTP 503 Service Unavailable" in str(caught.value)
+
+
+def test_no_retry_when_the_deadline_leaves_no_time_for_one() -> None:
+    with scripted_server((0.0, 503), (0.0, 101)) as server:
+        with pytest.raises(HandshakeRejected):
+            probe(server.url, timeout=1.5)
+        assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 426, 429])
+def test_a_4xx_is_not_retried(status: int) -> None:
+    with scripted_server((0.0, status), (0.0, 101)) as server:
+        with pytest.raises(HandshakeRejected) as caught:
+            probe(server.url)
+        assert len(server.requests) == 1
+    assert caught.value.status == status and not caught.value.retryable
+
+
+def test_dns_tls_and_refusal_are_not_retried() -> None:
+    looked_up: list[str] = []
+
+    def nothing(host: str, port: int, *_: Any) -> list[tuple[Any, ...]]:
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(NameNotFound):
+        probe("wss://no-such-host.invalid/", resolve=nothing)
+    assert looked_up == ["no-such-host.invalid"]
+
+    refused: list[tuple[str, int]] = []
+    with pytest.raises(ConnectionRefused):
+        probe("ws://refusing.test/", resolve=fake_resolver(closed_port(), refused))
+    assert len(refused) == 1
+
+    with http_server(200) as server:  # plain HTTP where TLS is expected
+        tls: list[tuple[str, int]] = []
+        with pytest.raises(TLSFailure):
+            probe("wss://plain.test/", resolve=fake_resolver(server.server_address[1], tls))
+    assert len(tls) == 1

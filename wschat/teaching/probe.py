@@ -12,8 +12,22 @@ It does each step itself so that a failure can be named and the timeout can boun
    followed here, up to :data:`MAX_REDIRECTS`, each from step 1 again);
 5. optionally one text message sent, then reading until ``count`` messages or the timeout.
 
+Waking a sleeping host. Free hosting tiers (the internship test's server is on one) put a
+service to sleep after about 15 minutes without traffic; the next connection wakes it, and the
+answer to its handshake can take up to about a minute. So, whatever the URL:
+
+- the default ``timeout`` is :data:`DEFAULT_TIMEOUT` (60 s), all of it available to connect
+  and handshake;
+- ``on_progress`` is called once, with :data:`PROGRESS_MESSAGE`, when the connection is still
+  not open after :data:`PROGRESS_AFTER` seconds, so that a person knows why nothing shows;
+- a failure that a waking host causes in the WebSocket handshake (an HTTP 5xx status, the
+  connection reset, or a timeout from the network rather than from the probe's own deadline)
+  is retried once, from the name lookup, within the same deadline. A 4xx status, a name not
+  found, a TLS failure or a refusal is never retried: trying again would not change it.
+
 ``python -m wschat probe URL`` (:func:`run_cli`) prints each message on its own line as it
-arrives (or one JSON object per line with ``--json``) and exits with:
+arrives (or one JSON object per line with ``--json``), says on stderr when it is still
+waiting for the server after :data:`PROGRESS_AFTER` seconds, and exits with:
 
 ====  ==========================================================================
 code  meaning
@@ -64,11 +78,15 @@ from websockets.exceptions import InvalidHeader
 from websockets.headers import parse_extension
 
 from wschat.core.errors import WschatError
+from wschat.core.defaults import PROBE_TIMEOUT
 from wschat.core.urls import Endpoint, InvalidURL, resolve_redirect, split_url
 from wschat.teaching.offline import is_offline
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "MAX_REDIRECTS",
+    "PROGRESS_AFTER",
+    "PROGRESS_MESSAGE",
     "ClosedBeforeMessage",
     "ConnectionFailed",
     "ConnectionRefused",
@@ -89,6 +107,23 @@ __all__ = [
 
 #: HTTP redirects followed before giving up (each one is a new connection).
 MAX_REDIRECTS = 3
+
+#: Seconds a probe may take by default, whatever the URL: a free host asleep takes up to
+#: about a minute to answer the first handshake.
+DEFAULT_TIMEOUT = PROBE_TIMEOUT
+
+#: Seconds without an open connection before ``on_progress`` is called (once).
+PROGRESS_AFTER = 3.0
+
+#: What ``on_progress`` is called with.
+PROGRESS_MESSAGE = (
+    "waiting for the server to answer "
+    "(free hosts sleep when idle and can take up to a minute to wake)"
+)
+
+#: Pause before the one retry: a host that answered 5xx while waking needs a moment. No
+#: retry when the deadline leaves less than twice this.
+RETRY_PAUSE = 1.0
 
 #: Longest wait for the server's answer to our close frame. The close frame itself is
 #: always sent, even when the timeout has just ended the read.
@@ -145,7 +180,10 @@ class ProbeError(WschatError):
     """A probe that got no message, or broke off. ``str()`` is one line: the cause, then the URL.
 
     ``url`` is the URL being tried when it failed; ``partial`` is what was learned before the
-    failure when the handshake had completed (else None).
+    failure when the handshake had completed (else None). ``retryable`` is True for the
+    failures a waking host causes in the WebSocket handshake (HTTP 5xx, a connection reset, a
+    timeout from the network): :func:`probe` retries those once. When the one retry failed
+    too, the error is the retry's, and its text also names the first try's cause.
     """
 
     kind: ClassVar[str] = "error"
@@ -156,7 +194,16 @@ class ProbeError(WschatError):
         self.cause = " ".join(cause.split())
         self.url = url
         self.partial = partial
+        self.retryable = False
         super().__init__(f"{self.cause} ({url})")
+
+    def _after_retry(self, first: ProbeError) -> None:
+        """Say in the text that this failure came on the retry of ``first``."""
+        if first.cause == self.cause:
+            self.cause += ", again on the one retry"
+        else:
+            self.cause += f" on the one retry (the first try: {first.cause})"
+        self.args = (f"{self.cause} ({self.url})",)
 
 
 class NameNotFound(ProbeError):
@@ -210,6 +257,7 @@ class HandshakeRejected(ProbeError):
         super().__init__(cause, url=url)
         self.status = status
         self.headers = headers
+        self.retryable = 500 <= status <= 599
 
 
 class ClosedBeforeMessage(ProbeError):
@@ -249,22 +297,27 @@ class OfflineBlocked(ProbeError):
 def probe(
     url: str,
     *,
-    timeout: float = 10.0,
+    timeout: float = DEFAULT_TIMEOUT,
     count: int = 1,
     send: str | None = None,
     subprotocols: Sequence[str] = (),
     ssl_context: ssl.SSLContext | None = None,
     resolve: Resolver = socket.getaddrinfo,
     on_message: Callable[[ReceivedMessage], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> ProbeResult:
     """Connect to ``url``, read up to ``count`` messages within ``timeout`` seconds, close.
 
     ``url`` is normalised first (a bare host means ``wss://HOST/``; bad text raises
-    :class:`~wschat.core.urls.InvalidURL`). ``timeout`` bounds the whole attempt, name lookup and
-    redirects included. ``send`` is sent once as a text message right after the handshake.
+    :class:`~wschat.core.urls.InvalidURL`). ``timeout`` bounds the whole attempt, name lookup,
+    redirects and the one retry included (default 60 s, enough for a free host to wake up).
+    ``send`` is sent once as a text message right after the handshake.
     ``subprotocols`` are offered in ``Sec-WebSocket-Protocol``; ``ssl_context`` replaces the
     default one (e.g. to trust a local test CA); ``resolve`` replaces ``socket.getaddrinfo``;
     ``on_message`` is called with each message as it arrives (to stream output).
+    ``on_progress`` is called at most once, with :data:`PROGRESS_MESSAGE`, when the connection
+    is not open yet after :data:`PROGRESS_AFTER` seconds (name lookup to WebSocket handshake);
+    it runs in a helper thread, and the probe returns or raises only after it has returned.
 
     Returns when ``count`` messages arrived, or when the server closed or the timeout passed
     after at least one. Otherwise raises a :class:`ProbeError` subclass. The connection is
@@ -282,7 +335,8 @@ def probe(
         ssl_context=ssl_context,
         resolve=resolve,
     )
-    session = attempt.connect(endpoint)
+    with _Progress(on_progress, PROGRESS_AFTER):
+        session = attempt.connect(endpoint)
     try:
         return session.read(count=count, send=send, on_message=on_message)
     finally:
@@ -333,8 +387,12 @@ def run_cli(args: argparse.Namespace) -> int:
     def show(message: ReceivedMessage) -> None:
         print(format_message(message, as_json=args.json), flush=True)
 
+    def waiting(message: str) -> None:
+        print(f"wschat probe: {message}...", file=sys.stderr, flush=True)
+
     try:
-        probe(args.url, timeout=args.timeout, count=args.count, send=args.send, on_message=show)
+        probe(args.url, timeout=args.timeout, count=args.count, send=args.send,
+              on_message=show, on_progress=waiting)
     except InvalidURL as error:
         return _fail(f"invalid URL: {error}", 2)
     except ProbeError as error:
@@ -372,15 +430,26 @@ class _Attempt:
     resolve: Resolver
 
     def connect(self, endpoint: Endpoint) -> _Session:
-        """Open the WebSocket, following redirects; raise a ProbeError on failure."""
+        """Open the WebSocket, following redirects and retrying once a failure that a waking
+        host causes; raise a ProbeError on failure."""
         redirects = 0
+        first_failure: ProbeError | None = None
         while True:
-            addresses = self._lookup(endpoint)
-            started = time.monotonic()
-            sock = self._open_tcp(endpoint, addresses)
-            if endpoint.secure:
-                sock = self._start_tls(endpoint, sock)
-            outcome = self._handshake(endpoint, sock)
+            try:
+                addresses = self._lookup(endpoint)
+                started = time.monotonic()
+                sock = self._open_tcp(endpoint, addresses)
+                if endpoint.secure:
+                    sock = self._start_tls(endpoint, sock)
+                outcome = self._handshake(endpoint, sock)
+            except ProbeError as error:
+                if first_failure is not None:
+                    error._after_retry(first_failure)
+                    raise
+                if not (error.retryable and self._pause_for_retry()):
+                    raise
+                first_failure = error
+                continue
             if isinstance(outcome, _Session):
                 outcome.connect_time = time.monotonic() - started
                 return outcome
@@ -392,6 +461,13 @@ class _Attempt:
                 )
             endpoint = self._follow(endpoint, status, headers)
             redirects += 1
+
+    def _pause_for_retry(self) -> bool:
+        """Wait :data:`RETRY_PAUSE` when the deadline leaves time for a retry after it."""
+        if self.deadline - time.monotonic() < 2 * RETRY_PAUSE:
+            return False
+        time.sleep(RETRY_PAUSE)
+        return True
 
     def remaining(self, stage: str, url: str) -> float:
         """Seconds left, or ProbeTimeout naming ``stage`` when none are."""
@@ -518,6 +594,14 @@ class _Attempt:
                 headers=dict(error.resp_headers or {}),
             ) from None
         except WebSocketTimeoutException:
+            if self.deadline - time.monotonic() > _CLOCK_SLACK:  # the network's, not ours
+                failure = ConnectionFailed(
+                    f"the connection to {endpoint.authority} timed out during the WebSocket "
+                    "handshake",
+                    url=url,
+                )
+                failure.retryable = True
+                raise failure from None
             raise ProbeTimeout(stage, url=url, timeout=self.timeout) from None
         except WebSocketConnectionClosedException:
             raise ConnectionFailed(
@@ -532,11 +616,13 @@ class _Attempt:
         except ssl.SSLError as error:
             raise TLSFailure(f"TLS error during the WebSocket handshake: {_describe(error)}", url=url) from None
         except OSError as error:
-            raise ConnectionFailed(
+            failure = ConnectionFailed(
                 f"connection to {endpoint.authority} failed during the WebSocket handshake: "
                 f"{_describe(error)}",
                 url=url,
-            ) from None
+            )
+            failure.retryable = isinstance(error, ConnectionResetError | ConnectionAbortedError)
+            raise failure from None
         return _Session(attempt=self, endpoint=endpoint, ws=ws, sock=wrapped)
 
     def _follow(self, endpoint: Endpoint, status: int, headers: dict[str, str]) -> Endpoint:
@@ -656,6 +742,37 @@ class _Session:
         return result
 
 
+class _Progress:
+    """``with _Progress(callback, after):`` calls ``callback(PROGRESS_MESSAGE)`` once, from a
+    timer thread, if the block is still running ``after`` seconds in; never once it has ended
+    (the end waits for a call under way, so its line comes before anything printed after)."""
+
+    def __init__(self, callback: Callable[[str], None] | None, after: float) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._ended = False
+        self._timer: threading.Timer | None = None
+        if callback is not None:
+            self._timer = threading.Timer(after, self._fire)
+            self._timer.name = "wschat-probe-progress"
+            self._timer.daemon = True  # never keeps a process alive
+
+    def __enter__(self) -> None:
+        if self._timer is not None:
+            self._timer.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._ended = True
+
+    def _fire(self) -> None:
+        with self._lock:
+            if not self._ended and self._callback is not None:
+                self._callback(PROGRESS_MESSAGE)
+
+
 class _DeadlineSocket:
     """A socket whose every read and write gives up at one shared deadline.
 
@@ -719,6 +836,9 @@ def _describe(error: BaseException | None) -> str:
         return error.strerror
     return str(error) or type(error).__name__
 
+
+#: A socket timeout this far before the deadline cannot be the deadline's own.
+_CLOCK_SLACK = 0.1
 
 _SSL_DECORATION = re.compile(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$")
 
