@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -239,3 +240,18 @@ def test_bad_option_values_are_rejected_by_argparse(
     err = capsys.readouterr().err
     assert f"argument {option[0]}" in err
     assert "Traceback" not in err
+
+
+def test_serve_redis_without_redis_py_names_the_extra(tmp_path: Path) -> None:
+    """redis-py is an extra: without it, ``serve --redis`` says which one, in one line."""
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # as if redis-py were not installed
+        "from wschat.cli import main\n"
+        "sys.exit(main(['serve', '--redis', 'redis://127.0.0.1:1/0', '--port', '0']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "wschat serve: --redis needs the redis extra: pip install 'wschat[redis]'"
+    ]

@@ -248,7 +248,7 @@ def _redis_node(args: argparse.Namespace) -> tuple[Store, Bus]:
     try:
         from wschat.cluster import RedisConfig
     except ModuleNotFoundError as error:
-        if error.name != "redis":
+        if (error.name or "").partition(".")[0] != "redis":
             raise
         raise StoreError(
             "--redis needs the redis extra: pip install 'wschat[redis]'"

@@ -77,8 +77,8 @@ from websocket import (
 from websockets.exceptions import InvalidHeader
 from websockets.headers import parse_extension
 
-from wschat.core.errors import WschatError
 from wschat.core.defaults import PROBE_TIMEOUT
+from wschat.core.errors import WschatError
 from wschat.core.urls import Endpoint, InvalidURL, resolve_redirect, split_url
 from wschat.teaching.offline import is_offline
 
