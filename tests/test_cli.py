@@ -11,9 +11,9 @@ import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
