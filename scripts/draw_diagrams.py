@@ -835,7 +835,7 @@ def frame(kind: str, msg_id: str) -> str:
 
 
 def draw_replay_seam(out: Path) -> Path:
-    """The replay/live seam of wschat's server (wschat/server.py, ``_catch_up``)."""
+    """The replay/live seam of wschat's server (wschat/server/catchup.py, ``CatchUp.run``)."""
     canvas = Canvas(height=1050)
     canvas.title(
         "A costura entre replay e ao vivo: nada perdido, nada em dobro",
