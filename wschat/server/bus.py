@@ -1,7 +1,7 @@
 """The bus: how a server process learns what to deliver to its sessions, and who is online.
 
-The chat server (:class:`wschat.server.ChatServer`) is the *sink*: it routes each log entry and
-presence change it is handed to its own sessions. A bus decides where those come from:
+The server's :class:`~wschat.server.delivery.Delivery` is the *sink*: it routes each log entry
+and presence change it is handed to its own sessions. A bus decides where those come from:
 
 - :class:`LocalBus` (memory and SQLite stores, one process): the server's own writer hands
   each appended entry to the sink right after the commit, and presence is the process' own.
