@@ -53,7 +53,7 @@ def test_every_test_the_readme_guarantees_table_names_exists() -> None:
     deleted test must not leave the table pointing at nothing."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]
-    named = re.findall(r"`(tests/test_\w+\.py)(?:::(\w+))?`", section)
+    named = re.findall(r"`(tests/(?:\w+/)?test_\w+\.py)(?:::(\w+))?`", section)
     assert len(named) >= 10, named
     for path, name in named:
         source = (ROOT / path).read_text()
