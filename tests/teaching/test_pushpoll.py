@@ -127,8 +127,8 @@ def test_stream_rejects_bad_gaps(server: EventServer) -> None:
 def test_measure_push_beats_slow_polling_and_everyone_gets_everything() -> None:
     events = 6
     comparison = measure(intervals=(0.05, 0.3), events=events, seed=1, gap=(0.05, 0.1))
-    assert [r.method for r in comparison.results] == ["WebSocket push", "poll 0.05 s",
-                                                      "poll 0.3 s"]
+    assert [r.method for r in comparison.results] == ["WebSocket push", "polling 50 ms",
+                                                      "polling 300 ms"]
     push, fast, slow = comparison.push, comparison.poll(0.05), comparison.poll(0.3)
 
     for result in comparison.results:  # every event, exactly once, in order
@@ -182,7 +182,7 @@ def test_measure_rejects_bad_arguments(kwargs: dict[str, object], message: str) 
 def sample_comparison() -> Comparison:
     push = MethodResult("WebSocket push", None, (0.001, 0.002, 0.003, 0.004),
                         (1, 2, 3, 4), 1, 0, 800)
-    poll = MethodResult("poll 0.5 s", 0.5, (0.1, 0.2, 0.3, 0.4), (1, 2, 3, 4), 8, 5, 2000)
+    poll = MethodResult("polling 500 ms", 0.5, (0.1, 0.2, 0.3, 0.4), (1, 2, 3, 4), 8, 5, 2000)
     return Comparison((push, poll), events=4, seed=0)
 
 
@@ -195,17 +195,26 @@ def test_statistics_and_table() -> None:
     assert poll.mean == pytest.approx(0.25)
     assert (poll.requests_per_event, poll.bytes_per_event) == (2.0, 500.0)
     rows = comparison.table()
-    assert rows[1] == Row("poll 0.5 s", poll.p50, poll.p95, 0.4, 2.0, 500.0)
+    assert rows[1] == Row("polling 500 ms", poll.p50, poll.p95, 0.4, 2.0, 500.0)
     text = comparison.format_table()
     assert text.splitlines()[0].split() == [
         "método", "p50", "ms", "p95", "ms", "máx", "ms", "requisições/evento", "bytes/evento"]
-    assert "poll 0.5 s" in text and "250.00" in text
+    assert "polling 500 ms" in text
+    # Brazilian numbers: decimal comma, dot between thousands; never a decimal point.
+    poll_line = text.splitlines()[2].split()
+    assert poll_line[:3] == ["polling", "500", "ms"]
+    assert poll_line[3:] == ["250,00", "385,00", "400,00", "2,00", "500"]
+    push_line = text.splitlines()[1].split()
+    assert push_line[2:] == ["2,50", "3,85", "4,00", "0,25", "200"]
+    big = MethodResult("polling 2.000 ms", 2.0, (1.2345,), (1,), 1, 0, 12_345)
+    assert Comparison((big,), events=1, seed=0).format_table().splitlines()[1].split()[3:] == [
+        "1.234,50", "1.234,50", "1.234,50", "1,00", "12.345"]
     with pytest.raises(KeyError):
         comparison.poll(0.1)
 
 
 def test_empty_result_has_nan_statistics() -> None:
-    empty = MethodResult("poll 1 s", 1.0, (), (), 3, 3, 600)
+    empty = MethodResult("polling 1.000 ms", 1.0, (), (), 3, 3, 600)
     assert math.isnan(empty.p50) and math.isnan(empty.max)
     assert math.isnan(empty.requests_per_event)
 
@@ -220,12 +229,20 @@ def test_plot_draws_every_method(kind: str) -> None:
         assert returned is ax
         if kind == "box":
             labels = [tick.get_text() for tick in ax.get_xticklabels()]
-            assert labels == ["WebSocket push", "poll 0.5 s"]
+            assert labels == ["WebSocket push", "polling 500 ms"]
             assert ax.get_yscale() == "log"
+            latency_axis = ax.yaxis
         else:
             assert [line.get_label() for line in ax.get_lines()] == [
-                "WebSocket push", "poll 0.5 s"]
+                "WebSocket push", "polling 500 ms"]
             assert ax.get_xscale() == "log"
+            latency_axis = ax.xaxis
+            fraction = ax.yaxis.get_major_formatter()
+            assert [fraction(v, 0) for v in (0.0, 0.25, 1.0)] == ["0", "0,25", "1"]
+        # Brazilian tick labels on the latency axis: 0,1 ms, not 0.1 or 10^-1.
+        latency = latency_axis.get_major_formatter()
+        assert [latency(v, 0) for v in (0.1, 1.0, 1000.0)] == ["0,1", "1", "1.000"]
+        assert "latência" in (ax.get_ylabel() + ax.get_xlabel())
         with pytest.raises(ValueError, match="kind"):
             sample_comparison().plot(ax, kind="pie")  # type: ignore[arg-type]
     finally:
@@ -234,3 +251,11 @@ def test_plot_draws_every_method(kind: str) -> None:
 
 def test_event_json() -> None:
     assert Event(3, 1.5).to_json() == {"id": 3, "t": 1.5}
+
+
+def test_interval_labels_use_a_decimal_comma() -> None:
+    from wschat.teaching.pushpoll import _interval_label
+
+    assert _interval_label(0.05) == "50 ms"
+    assert _interval_label(0.0125) == "12,5 ms"
+    assert _interval_label(2.0) == "2.000 ms"

@@ -36,10 +36,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from wschat.server.thread import BackgroundServer
+from wschat.teaching.ptbr import number
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
 
 __all__ = [
     "EVENTS_PATH",
@@ -388,6 +390,18 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def _short_number(value: float) -> str:
+    """``value`` with as few decimals as it needs, the Brazilian way: ``0.1`` is ``"0,1"``,
+    ``1000.0`` is ``"1.000"``, ``12.5`` is ``"12,5"`` (up to six significant digits)."""
+    text = f"{value:.6g}"
+    if "e" in text:  # very large or very small: keep the exponent, swap the point
+        return text.replace(".", ",")
+    whole, _, fraction = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    digits = number(abs(int(whole)))
+    return f"{sign}{digits},{fraction}" if fraction else f"{sign}{digits}"
+
+
 @dataclass(frozen=True, slots=True)
 class MethodResult:
     """One client's view of the stream. ``interval`` is None for push. Latencies are in
@@ -474,13 +488,15 @@ class Comparison:
     def format_table(self) -> str:
         """The table as aligned text, latencies in milliseconds.
 
-        The column labels are Portuguese: this is teaching output, printed in the pt-BR
-        notebook (01_conceitos.ipynb); the row labels are the methods' names."""
+        This is teaching output, printed in the pt-BR notebook (01_conceitos.ipynb): the
+        column labels are Portuguese and the numbers are written the Brazilian way
+        (decimal comma, dot between thousands; see ``wschat.teaching.ptbr``). The row
+        labels are the methods' names."""
         header = ("método", "p50 ms", "p95 ms", "máx ms", "requisições/evento", "bytes/evento")
         lines = [
-            (row.method, f"{row.p50 * 1e3:.2f}", f"{row.p95 * 1e3:.2f}",
-             f"{row.max * 1e3:.2f}", f"{row.requests_per_event:.2f}",
-             f"{row.bytes_per_event:.0f}")
+            (row.method, number(row.p50 * 1e3, 2), number(row.p95 * 1e3, 2),
+             number(row.max * 1e3, 2), number(row.requests_per_event, 2),
+             number(row.bytes_per_event))
             for row in self.table()
         ]
         widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
@@ -498,6 +514,7 @@ class Comparison:
     def plot(self, ax: Axes | None = None, kind: Literal["box", "cdf"] = "box") -> Axes:
         """Draw the latencies (ms, log scale) per method on ``ax`` (a new figure if None):
         a boxplot (``kind="box"``) or cumulative distributions (``kind="cdf"``).
+        Labels are Portuguese and tick numbers use a decimal comma (pt-BR notebook).
         Needs matplotlib, imported only here."""
         if ax is None:
             import matplotlib.pyplot as plt
@@ -505,24 +522,32 @@ class Comparison:
             _, ax = plt.subplots(figsize=(8, 4))
         labels = [result.method for result in self.results]
         samples = [[value * 1e3 for value in result.latencies] for result in self.results]
+        from matplotlib.ticker import FuncFormatter
+
+        def brazilian(value: float, _position: object = None) -> str:
+            return _short_number(value)
+
         if kind == "box":
             ax.boxplot(samples, tick_labels=labels, showfliers=True)
-            ax.set_ylabel("latency (ms, log scale)")
+            ax.set_yscale("log")
+            ax.set_ylabel("latência (ms, escala log)")
+            latency_axis: Axis = ax.yaxis
         elif kind == "cdf":
             for label, sample in zip(labels, samples, strict=True):
                 ordered = sorted(sample)
                 fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
                 ax.step(ordered, fractions, where="post", label=label)
-            ax.set_xlabel("latency (ms, log scale)")
-            ax.set_ylabel("fraction of events")
+            ax.set_xscale("log")
+            ax.set_xlabel("latência (ms, escala log)")
+            ax.set_ylabel("fração dos eventos")
+            ax.yaxis.set_major_formatter(FuncFormatter(brazilian))
             ax.legend()
+            latency_axis = ax.xaxis
         else:
             raise ValueError(f"kind must be 'box' or 'cdf', not {kind!r}")
-        if kind == "box":
-            ax.set_yscale("log")
-        else:
-            ax.set_xscale("log")
-        ax.set_title(f"{self.events} events: push vs polling (loopback)")
+        latency_axis.set_major_formatter(FuncFormatter(brazilian))
+        latency_axis.set_minor_formatter(FuncFormatter(lambda _value, _position: ""))
+        ax.set_title(f"{self.events} eventos: push x polling (loopback)")
         ax.grid(True, which="both", alpha=0.3)
         return ax
 
@@ -546,6 +571,12 @@ def _check_arguments(
     if not (0 <= low <= high < math.inf):
         raise ValueError(f"gap must be (low, high) seconds with 0 <= low <= high: {gap!r}")
     return checked
+
+
+def _interval_label(interval: float) -> str:
+    """A polling interval as a reader sees it: ``0.05`` is ``"50 ms"``, ``0.0125`` is
+    ``"12,5 ms"`` (decimal comma, as everywhere in the pt-BR notebooks)."""
+    return f"{_short_number(interval * 1e3)} ms"
 
 
 def measure(
@@ -626,7 +657,7 @@ def measure(
 
     results = [result("WebSocket push", None, push_tally)]
     results += [
-        result(f"poll {interval:g} s", interval, tally)
+        result(f"polling {_interval_label(interval)}", interval, tally)
         for interval, tally in sorted(poll_tallies.items())
     ]
     return Comparison(tuple(results), events, seed)
