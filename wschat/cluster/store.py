@@ -46,7 +46,7 @@ from wschat.cluster.scripts import APPEND, AWAY
 from wschat.core.credentials import new_epoch
 from wschat.core.defaults import REDIS_MAXLEN, REDIS_PREFIX
 from wschat.core.model import Draft, Entry
-from wschat.core.names import is_valid_name, name_key
+from wschat.core.names import name_key
 from wschat.store.base import (
     REF_WINDOW,
     TOKEN_PRUNE_EVERY,
@@ -54,7 +54,11 @@ from wschat.store.base import (
     Appended,
     OpenClose,
     StoreError,
+    account_key,
+    before_fetch,
+    before_page,
     check_drafts,
+    new_entry,
 )
 
 __all__ = [
@@ -256,9 +260,7 @@ class RedisStore(OpenClose):
         return Account(str(name), key, str(password_hash))
 
     async def create_account(self, name: str, password_hash: str) -> Account:
-        if not is_valid_name(name):
-            raise ValueError(f"invalid user name: {name!r}")
-        key = name_key(name)
+        key = account_key(name)
         value = json.dumps([name, password_hash])
         await self._do("creating an account", self.redis.hsetnx(self.key("accounts"), key, value))
         account = await self.get_account(key)
@@ -330,10 +332,7 @@ class RedisStore(OpenClose):
         results: list[Appended] = []
         for draft, reply in zip(drafts, replies, strict=True):
             if int(reply[0]) == 1:
-                entry = Entry(
-                    str(reply[1]), draft.sender, draft.to, draft.text, float(draft.ts), draft.ref
-                )
-                results.append(Appended(entry, True))
+                results.append(Appended(new_entry(str(reply[1]), draft), True))
             else:
                 results.append(Appended(_entry(str(reply[1]), _pairs(reply[2])), False))
         return results
@@ -377,10 +376,6 @@ class RedisStore(OpenClose):
         )
         return str(last[0][0]) if last else None
 
-    async def last_visible(self, user_key: str) -> str | None:
-        newest = await self._visible(user_key, "+", "-", 1, reverse=True)
-        return newest[0].id if newest else None
-
     async def after(
         self, user_key: str, after_id: str, upto: str | None, limit: int
     ) -> list[Entry] | None:
@@ -397,17 +392,14 @@ class RedisStore(OpenClose):
     async def before(
         self, user_key: str, before_id: str | None, n: int
     ) -> tuple[list[Entry], bool]:
-        n = max(n, 0)
         if before_id is None:
             start = "+"
         elif parse_stream_id(before_id) is None:
             return [], False
         else:
             start = "(" + before_id
-        found = await self._visible(user_key, start, "-", n + 1, reverse=True)
-        page = found[:n]
-        page.reverse()
-        return page, len(found) > n
+        found = await self._visible(user_key, start, "-", before_fetch(n), reverse=True)
+        return before_page(found, n)
 
     async def get(self, entry_id: str) -> Entry | None:
         if parse_stream_id(entry_id) is None:

@@ -21,7 +21,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from wschat.core.errors import WschatError
 from wschat.core.model import Draft, Entry
-from wschat.core.names import is_valid_name
+from wschat.core.names import is_valid_name, name_key
 
 __all__ = [
     "MAX_SEQ_ID",
@@ -32,7 +32,11 @@ __all__ = [
     "OpenClose",
     "Store",
     "StoreError",
+    "account_key",
+    "before_fetch",
+    "before_page",
     "check_drafts",
+    "new_entry",
     "parse_seq_id",
     "upper_bound",
 ]
@@ -78,9 +82,11 @@ class Appended:
 
 
 class OpenClose:
-    """``async with store:`` opens the store and closes it again, for every store class.
+    """What every store class shares: ``async with store:`` and :meth:`last_visible`.
 
-    Subclasses give ``open()`` and ``close()`` (see :class:`Store`).
+    ``async with`` opens the store and closes it again. Subclasses give ``open()``,
+    ``close()`` and ``recent()`` (see :class:`Store`); :meth:`last_visible` is built on
+    ``recent()``.
     """
 
     async def open(self) -> None:
@@ -88,6 +94,14 @@ class OpenClose:
 
     async def close(self) -> None:
         raise NotImplementedError
+
+    async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
+        raise NotImplementedError
+
+    async def last_visible(self, user_key: str) -> str | None:
+        """The newest id visible to ``user_key`` (None if none): the last of :meth:`recent` 1."""
+        newest = await self.recent(user_key, 1)
+        return newest[-1].id if newest else None
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -217,6 +231,44 @@ class Store(Protocol):
         never marked offline.
         """
         ...
+
+
+# -- helpers shared by every store ---------------------------------------------------------------
+
+
+def account_key(name: str) -> str:
+    """The key of the account ``name`` would create; ValueError if it is not a valid user name.
+
+    What :meth:`Store.create_account` checks before it stores anything.
+    """
+    if not is_valid_name(name):
+        raise ValueError(f"invalid user name: {name!r}")
+    return name_key(name)
+
+
+def new_entry(entry_id: str, draft: Draft) -> Entry:
+    """The log entry that storing ``draft`` under ``entry_id`` made (``ts`` as a float)."""
+    return Entry(entry_id, draft.sender, draft.to, draft.text, float(draft.ts), draft.ref)
+
+
+def before_fetch(n: int) -> int:
+    """How many visible entries :meth:`Store.before` reads for a page of ``n``: one more
+    than the page (``n`` below 0 counts as 0), so :func:`before_page` can tell whether
+    older ones remain.
+    """
+    return max(n, 0) + 1
+
+
+def before_page(newest_first: Sequence[Entry], n: int) -> tuple[list[Entry], bool]:
+    """The result of :meth:`Store.before` from the entries it read, newest first.
+
+    ``newest_first`` holds at most :func:`before_fetch` ``(n)`` entries. Returns the newest
+    ``n`` of them (``n`` below 0 counts as 0) oldest first, and whether there were more.
+    """
+    n = max(n, 0)
+    page = list(newest_first[:n])
+    page.reverse()
+    return page, len(newest_first) > n
 
 
 # -- helpers shared by the stores whose ids are sequence numbers (memory, SQLite) --------------

@@ -12,14 +12,18 @@ from itertools import islice
 
 from wschat.core.credentials import new_epoch
 from wschat.core.model import Draft, Entry
-from wschat.core.names import is_valid_name, name_key
+from wschat.core.names import name_key
 from wschat.store.base import (
     REF_WINDOW,
     TOKEN_PRUNE_EVERY,
     Account,
     Appended,
     OpenClose,
+    account_key,
+    before_fetch,
+    before_page,
     check_drafts,
+    new_entry,
     parse_seq_id,
     upper_bound,
 )
@@ -57,9 +61,7 @@ class MemoryStore(OpenClose):
         return self._accounts.get(name_key(user_key))
 
     async def create_account(self, name: str, password_hash: str) -> Account:
-        if not is_valid_name(name):
-            raise ValueError(f"invalid user name: {name!r}")
-        key = name_key(name)
+        key = account_key(name)
         return self._accounts.setdefault(key, Account(name, key, password_hash))
 
     # -- tokens -----------------------------------------------------------------------------
@@ -97,9 +99,7 @@ class MemoryStore(OpenClose):
                     results.append(Appended(self._entries[seen[0] - 1], False))
                     continue
             number = len(self._entries) + 1
-            entry = Entry(
-                str(number), draft.sender, draft.to, draft.text, float(draft.ts), draft.ref
-            )
+            entry = new_entry(str(number), draft)
             self._entries.append(entry)
             if draft.ref is not None:
                 self._refs[(sender_key, draft.ref)] = (number, draft.ts)
@@ -120,10 +120,6 @@ class MemoryStore(OpenClose):
 
     async def head(self) -> str | None:
         return str(len(self._entries)) if self._entries else None
-
-    async def last_visible(self, user_key: str) -> str | None:
-        newest = await self.recent(user_key, 1)
-        return newest[-1].id if newest else None
 
     def _visible_down(self, user_key: str, below: int) -> Iterator[Entry]:
         """Visible entries with id < ``below``, newest first."""
@@ -158,7 +154,6 @@ class MemoryStore(OpenClose):
     async def before(
         self, user_key: str, before_id: str | None, n: int
     ) -> tuple[list[Entry], bool]:
-        n = max(n, 0)
         if before_id is None:
             below = len(self._entries) + 1
         else:
@@ -166,10 +161,7 @@ class MemoryStore(OpenClose):
             if parsed is None:
                 return [], False
             below = parsed
-        found = list(islice(self._visible_down(user_key, below), n + 1))  # one more: older?
-        page = found[:n]
-        page.reverse()
-        return page, len(found) > n
+        return before_page(list(islice(self._visible_down(user_key, below), before_fetch(n))), n)
 
     async def get(self, entry_id: str) -> Entry | None:
         number = parse_seq_id(entry_id)

@@ -29,7 +29,7 @@ from typing import Any
 
 from wschat.core.credentials import new_epoch
 from wschat.core.model import Draft, Entry
-from wschat.core.names import is_valid_name, name_key
+from wschat.core.names import name_key
 from wschat.store.base import (
     MAX_SEQ_ID,
     REF_WINDOW,
@@ -38,7 +38,11 @@ from wschat.store.base import (
     Appended,
     OpenClose,
     StoreError,
+    account_key,
+    before_fetch,
+    before_page,
     check_drafts,
+    new_entry,
     parse_seq_id,
     upper_bound,
 )
@@ -271,9 +275,7 @@ class SQLiteStore(OpenClose):
         return None if row is None else Account(str(row[0]), str(row[1]), str(row[2]))
 
     async def create_account(self, name: str, password_hash: str) -> Account:
-        if not is_valid_name(name):
-            raise ValueError(f"invalid user name: {name!r}")
-        key = name_key(name)
+        key = account_key(name)
         with self._write("creating an account") as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO accounts (key, name, password_hash) VALUES (?, ?, ?)",
@@ -348,17 +350,12 @@ class SQLiteStore(OpenClose):
                 "INSERT OR REPLACE INTO refs (user_key, ref, entry_id, ts) VALUES (?, ?, ?, ?)",
                 (sender_key, draft.ref, number, float(draft.ts)),
             )
-        entry = Entry(str(number), draft.sender, draft.to, draft.text, float(draft.ts), draft.ref)
-        return Appended(entry, True)
+        return Appended(new_entry(str(number), draft), True)
 
     async def head(self) -> str | None:
         with self._use("reading the log") as conn:
             row = conn.execute("SELECT MAX(id) FROM messages").fetchone()
         return None if row[0] is None else str(row[0])
-
-    async def last_visible(self, user_key: str) -> str | None:
-        newest = await self.recent(user_key, 1)
-        return newest[-1].id if newest else None
 
     async def after(
         self, user_key: str, after_id: str, upto: str | None, limit: int
@@ -392,7 +389,6 @@ class SQLiteStore(OpenClose):
     async def before(
         self, user_key: str, before_id: str | None, n: int
     ) -> tuple[list[Entry], bool]:
-        n = max(n, 0)
         if before_id is None:
             high = MAX_SEQ_ID
         else:
@@ -400,10 +396,7 @@ class SQLiteStore(OpenClose):
             if number is None:
                 return [], False
             high = number - 1
-        found = self._down(user_key, high, n + 1)  # one more than asked: are there older ones?
-        page = found[:n]
-        page.reverse()
-        return page, len(found) > n
+        return before_page(self._down(user_key, high, before_fetch(n)), n)
 
     async def get(self, entry_id: str) -> Entry | None:
         number = parse_seq_id(entry_id)
