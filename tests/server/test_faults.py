@@ -282,12 +282,18 @@ async def test_a_reader_back_after_the_close_timeout_finds_the_connection_cut(
         assert (await recv_json(slow))["user"] == "talker"
         proxy.pause_downstream()
         count = 700  # 11 MB of private messages to the reader that stopped reading
-        for _ in range(count):
-            await send_json(talker, {"type": "send", "to": "lento", "text": "🙂" * 4000})
-        # The talker gets its echoes and, without the reader doing anything, hears it leave:
-        # the server dropped it within the slow-reader close timeout.
         left = {"type": "presence", "user": "lento", "online": False}
-        frames = await recv_until_all(talker, lambda got: len(ids(got)) == count and left in got)
+        # The talker waits for each echo before its next send (with max_pending at 64 KiB, a
+        # talker that sent ahead of its reading would be a slow reader too, and closed with
+        # 4008 in its turn); without the reader doing anything, it hears the reader leave:
+        # the server dropped it within the slow-reader close timeout.
+        frames: list[Frame] = []
+        for n in range(1, count + 1):
+            await send_json(talker, {"type": "send", "to": "lento", "text": "🙂" * 4000})
+            frames += await recv_until_all(talker, lambda got: len(ids(got)) == 1)
+            assert len(ids(frames)) == n
+        if left not in frames:
+            frames += await recv_until_all(talker, lambda got: left in got)
         sent = ids(frames)
         proxy.resume_downstream()
         frames = await expect_close(slow, None, timeout=10)
