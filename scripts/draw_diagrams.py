@@ -838,7 +838,7 @@ def draw_replay_seam(out: Path) -> Path:
     """The replay/live seam of wschat's server (wschat/server/catchup.py, ``CatchUp.run``)."""
     canvas = Canvas(height=1050)
     canvas.title(
-        "A costura entre replay e ao vivo: nada perdido, nada em dobro",
+        "Do replay para o ao vivo: nada perdido, nada em dobro",
         "ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
     )
     seq = Sequence(
