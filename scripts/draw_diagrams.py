@@ -838,14 +838,14 @@ def draw_replay_seam(out: Path) -> Path:
     """The replay/live seam of wschat's server (wschat/server/catchup.py, ``CatchUp.run``)."""
     canvas = Canvas(height=1050)
     canvas.title(
-        "A costura entre replay e ao vivo: nada perdido, nada em dobro",
-        "ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
+        "Do replay para o ao vivo: nada perdido, nada em dobro",
+        "Ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
     )
     seq = Sequence(
         canvas,
         {
             "ana": Lane(84, "ana", "cliente", CLIENT),
-            "srv": Lane(540, "servidor", "sessão de ana", SERVER),
+            "srv": Lane(540, "servidor", "sessão da Ana", SERVER),
             "log": Lane(765, "log", "gravado em ordem", OTHER),
             "joao": Lane(932, "joao", "outra conexão", THIRD),
         },
@@ -921,7 +921,7 @@ def draw_replay_seam(out: Path) -> Path:
     canvas.text(
         500,
         936,
-        "**ana recebe 41 42 43 44 45: cada uma uma única vez, em ordem.**\n"
+        "**Ana recebe 41 42 43 44 45: cada uma uma única vez, em ordem.**\n"
         "Por que nessa ordem? Registrar **antes** de ler o log garante que toda mensagem nova está no log lido,\n"
         "no buffer ou nos dois. Se registrasse depois, uma mensagem gravada entre a leitura e o registro\n"
         "não estaria em nenhum dos dois: perdida. E sem pular os ids até `last`, a 44 chegaria duas vezes.",
@@ -956,7 +956,7 @@ def draw_reconnect_resume(out: Path) -> Path:
     )
     send = '`{"type": "send", "text": "alguém aí?", "ref": "c-7"}`'
 
-    seq.band(136, 376, "1. conectada: ana guarda o `token`, a `epoch` e o último id que viu")
+    seq.band(136, 376, "1. conectada: Ana guarda o `token`, a `epoch` e o último id que viu")
     seq.message("srv", "ana", 184, frame("message", "42"), label_at=None, size=SMALL)
     seq.note("ana", 192, "guarda: `token`, `epoch` = `e-71b2`, último id = **42**", side="right")
     seq.message("ana", "srv", 254, send, label_at=None, size=SMALL)
