@@ -23,7 +23,6 @@ __all__ = [
     "SCRYPT_N",
     "SCRYPT_P",
     "SCRYPT_R",
-    "TOKEN_TTL",
     "hash_password",
     "new_epoch",
     "new_session_id",
@@ -46,8 +45,6 @@ _MAX_R = 16
 _MAX_P = 4
 _MAXMEM = 2**28
 
-#: How long a login token stays valid, in seconds (7 days, PROTOCOL.md).
-TOKEN_TTL = 7 * 24 * 60 * 60
 
 
 def _encode(password: str) -> bytes:

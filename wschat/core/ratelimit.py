@@ -11,6 +11,8 @@ from collections import OrderedDict, deque
 from collections.abc import Hashable
 from typing import Final
 
+from .defaults import BURST_PER_RATE, RATE_LIMIT
+
 __all__ = [
     "DEFAULT_BURST",
     "DEFAULT_RATE",
@@ -19,9 +21,9 @@ __all__ = [
 ]
 
 #: A user's sustained ``send`` rate (frames per second) of PROTOCOL.md.
-DEFAULT_RATE: Final = 50.0
+DEFAULT_RATE: Final = RATE_LIMIT
 #: How many ``send`` frames a user may fire at once before the rate applies.
-DEFAULT_BURST: Final = 100.0
+DEFAULT_BURST: Final = RATE_LIMIT * BURST_PER_RATE
 # Refills are sums of float products: a client sending exactly at the rate may come out a
 # hair short of a whole token, and must not be refused for rounding.
 _EPSILON: Final = 1e-9

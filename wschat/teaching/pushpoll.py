@@ -35,6 +35,7 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from wschat.core.defaults import WS_PATH
 from wschat.server.thread import BackgroundServer
 from wschat.teaching.ptbr import number
 
@@ -57,8 +58,6 @@ __all__ = [
 
 #: The REST endpoint: ``GET /events?after=N``.
 EVENTS_PATH = "/events"
-#: The WebSocket endpoint.
-WS_PATH = "/ws"
 
 _DEFAULT_INTERVALS = (0.05, 0.1, 0.25, 0.5)
 
