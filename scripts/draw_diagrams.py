@@ -280,6 +280,17 @@ class Sequence:
                 lane.x, self.top, heading, color=lane.color, box=Box("white", lane.color), z=6
             )
 
+    @classmethod
+    def client_server(
+        cls, canvas: Canvas, *, top: float, bottom: float, client: str = "", server: str = ""
+    ) -> Sequence:
+        """The usual two lifelines: a client on the left (lane "c"), a server on the right ("s")."""
+        lanes = {
+            "c": Lane(92, "Cliente", client, CLIENT),
+            "s": Lane(908, "Servidor", server, SERVER),
+        }
+        return cls(canvas, lanes, top=top, bottom=bottom)
+
     def x(self, lane: str) -> float:
         """The column of a lane."""
         return self.lanes[lane].x
@@ -366,14 +377,8 @@ def draw_handshake(out: Path) -> Path:
         "O handshake de abertura do WebSocket (RFC 6455)",
         "Uma conexão TCP que começa como HTTP/1.1 e, depois do `101`, passa a levar quadros WebSocket.",
     )
-    seq = Sequence(
-        canvas,
-        {
-            "c": Lane(92, "Cliente", "navegador ou script", CLIENT),
-            "s": Lane(908, "Servidor", "wschat em `/ws`", SERVER),
-        },
-        top=102,
-        bottom=1012,
+    seq = Sequence.client_server(
+        canvas, top=102, bottom=1012, client="navegador ou script", server="wschat em `/ws`"
     )
     c, s = seq.x("c"), seq.x("s")
 
@@ -524,15 +529,7 @@ def draw_close(out: Path) -> Path:
         "O fechamento do WebSocket: o handshake de Close (RFC 6455)",
         "Um lado envia `Close`, o outro responde com `Close`, e só então o TCP fecha, pelo servidor primeiro.",
     )
-    seq = Sequence(
-        canvas,
-        {
-            "c": Lane(92, "Cliente", "", CLIENT),
-            "s": Lane(908, "Servidor", "", SERVER),
-        },
-        top=96,
-        bottom=960,
-    )
+    seq = Sequence.client_server(canvas, top=96, bottom=960)
     c, s = seq.x("c"), seq.x("s")
 
     seq.band(120, 560, "1. fechamento normal: aqui o cliente começa (o servidor também poderia)")
