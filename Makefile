@@ -84,11 +84,12 @@ EXTRA_VENVS := $(foreach version,$(EXTRA_PYTHONS),.venv-py$(version))
 pythons: $(addsuffix /.wschat-installed,$(EXTRA_VENVS))
 
 # pyenv's shims put python3.12 on PATH but run only the versions that pyenv has selected,
-# so a candidate counts only if it runs; after PATH, pyenv's own copy of that version.
+# so a candidate counts only if it runs; after PATH, pyenv's own copy of that version (in
+# `pyenv root`, or $$PYENV_ROOT or ~/.pyenv when the pyenv command is not on PATH).
 # Like .venv, each extra venv is rebuilt when pyproject.toml changes.
 .venv-py%/.wschat-installed: pyproject.toml
-	@python=""; \
-	for candidate in python$* $$(pyenv root 2>/dev/null)/versions/$*.*/bin/python$*; do \
+	@python=""; pyenv_root=$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}"); \
+	for candidate in python$* "$$pyenv_root"/versions/$*.*/bin/python$*; do \
 	  python=$$($$candidate -c 'import sys; print(sys.executable)' 2>/dev/null) && break; \
 	done; \
 	if [ -z "$$python" ]; then \
