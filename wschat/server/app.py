@@ -56,11 +56,14 @@ from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
 from wschat.server.delivery import Delivery
-from wschat.server.http import is_loopback_host, route
+from wschat.server.drain import DRAIN_REASON, drain
+from wschat.server.http import is_loopback_host, metrics_allowed, route
 from wschat.server.keepalive import keepalive
 from wschat.server.login import LoginGate
+from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
+from wschat.server.metrics import Metrics
 from wschat.server.session import SeamHook, Session
-from wschat.store import Store, StoreError
+from wschat.store import Appended, Store, StoreError
 
 __all__ = ["ChatServer"]
 
@@ -86,16 +89,21 @@ class ChatServer:
     ) -> None:
         self.store = store
         self.config = config or ServerConfig()
-        self.delivery = Delivery(self.config)
+        #: This server's metrics (its own registry): ``GET /metrics`` renders them.
+        self.metrics = Metrics()
+        self.delivery = Delivery(self.config, self.metrics)
         self.bus: Bus = bus if bus is not None else LocalBus(store, self.delivery.roster.online)
-        self.login = LoginGate(store, self.config)
+        self.login = LoginGate(store, self.config, self.metrics)
         self.catch_up = CatchUp(store, self.bus, self.delivery, self.config, seam_hook)
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
         self._buckets: dict[str, TokenBucket] = {}
         #: Whether Host must name this machine (DNS rebinding); the config never changes.
         self._loopback_only = is_loopback_host(self.config.host)
         self._server: Server | None = None
+        #: Set once a stop was asked for: new connections and /healthz get 503.
+        self.draining = False
         self.port: int = 0
+        self.metrics.watch(self._open_connections, lambda: len(self.delivery.roster.online()))
 
     @property
     def scheme(self) -> str:
@@ -105,7 +113,9 @@ class ChatServer:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, ready: Callable[[int], None], stop: asyncio.Event) -> None:
-        """Open the store, serve until ``stop`` is set, then close every connection with 1001."""
+        """Open the store, serve until ``stop`` is set, then close every connection: at once
+        with 1001, or with ``config.drain`` > 0 with 1012 spread over that many seconds while
+        nobody new is admitted (PROTOCOL.md, "Drain")."""
         cfg = self.config
         context = self._ssl_context()  # before the store: a bad certificate touches no file
         await self.store.open()
@@ -133,9 +143,7 @@ class ChatServer:
                 self.port = server.sockets[0].getsockname()[1]
                 ready(self.port)
                 await stop.wait()
-                # Server.close() sends 1001 (going away) to every open connection.
-                server.close(close_connections=True)
-                await server.wait_closed()
+                await self._stop_serving(server)
         finally:
             for task in (writer, flusher):
                 task.cancel()
@@ -144,6 +152,21 @@ class ChatServer:
             with contextlib.suppress(StoreError):
                 await self.bus.stop()
             await self.store.close()
+
+    async def _stop_serving(self, server: Server) -> None:
+        self.draining = True  # from now on /healthz and new WebSockets answer 503
+        if self.config.drain > 0:
+            await drain(server.connections, self.config.drain)
+            # Whoever completed a handshake during the drain gets the same code, at once.
+            server.close(close_connections=True, code=CloseCode.SERVICE_RESTART,
+                         reason=DRAIN_REASON)
+        else:
+            # Server.close() sends 1001 (going away) to every open connection.
+            server.close(close_connections=True)
+        await server.wait_closed()
+
+    def _open_connections(self) -> int:
+        return len(self._server.connections) if self._server is not None else 0
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         cfg = self.config
@@ -166,6 +189,7 @@ class ChatServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers
         upgrade = "websocket" in headers.get("Upgrade", "").lower()
+        peer = connection.remote_address
         reply = route(
             request.path,
             upgrade=upgrade,
@@ -174,6 +198,15 @@ class ChatServer:
             secure=self.config.certfile is not None,
             allowed=self.config.allow_origins,
             loopback_only=self._loopback_only,
+            draining=self.draining,
+            metrics=self.metrics.render,
+            metrics_type=METRICS_TYPE,
+            metrics_ok=metrics_allowed(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                headers.get("Authorization"),
+                self.config.metrics_token,
+                forwarded="Forwarded" in headers or "X-Forwarded-For" in headers,
+            ),
         )
         if reply is None:
             return None
@@ -320,15 +353,18 @@ class ChatServer:
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
+            started = time.perf_counter()
             try:
                 results = await self.store.append([draft for draft, _ in batch])
             except StoreError as error:
+                self.metrics.commit_seconds.observe(time.perf_counter() - started)
                 log.error("append failed: %s", error)
                 for draft, session in batch:
                     delivery.write(session, error_frame(
                         ErrorCode.SERVER_ERROR,
                         "não foi possível guardar a mensagem; tente de novo", draft.ref))
                 continue
+            self._count_appended(results, time.perf_counter() - started)
             tailed = self.bus.tails_log
             delivery.fan_out(
                 (session, result)
@@ -336,3 +372,9 @@ class ChatServer:
                 # what was created comes back through the bus, to every process
                 if not (tailed and result.created)
             )
+
+    def _count_appended(self, results: list[Appended], seconds: float) -> None:
+        """The commit's metrics: its time and the new entries by kind, once per burst."""
+        private = sum(1 for r in results if r.created and r.entry.to is not None)
+        public = sum(1 for r in results if r.created) - private
+        self.metrics.appended(public, private, seconds)
