@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,5 +37,5 @@ def test_every_item_once_in_order_equal_steps_inside_the_window(n: int, window: 
     offsets = [offset for offset, _ in schedule]
     assert offsets[0] == 0.0
     assert all(0 <= offset < window for offset in offsets)
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
     assert all(gap == pytest.approx(window / n) for gap in gaps)
