@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from chatkit import Clients, expect_close, http_get, open_ws
-from servekit import ServeProcess
+from servekit import ServeProcess, wschat_command
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
+from wschat.cli import build_parser
 from wschat.server.thread import ServerThread
 
 PW = "s3nha"
@@ -87,3 +89,21 @@ async def test_serve_drain_exits_0_after_sigterm(tmp_path: Path, clients: Client
         assert await asyncio.to_thread(server.wait) == 0
         assert server.stdout.all() == [server.line]
         assert not any("Traceback" in line for line in server.stderr.all())
+
+
+def test_serve_help_shows_drain_and_metrics_token() -> None:
+    result = subprocess.run(
+        wschat_command("serve", "--help"), capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "--drain SECONDS" in result.stdout
+    assert "--metrics-token TOKEN" in result.stdout
+
+
+def test_drain_and_metrics_token_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WSCHAT_METRICS_TOKEN", raising=False)
+    args = build_parser().parse_args(["serve"])
+    assert (args.drain, args.metrics_token) == (0.0, None)
+    args = build_parser().parse_args(["serve", "--drain", "2.5", "--metrics-token", "abc"])
+    assert (args.drain, args.metrics_token) == (2.5, "abc")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--drain", "-1"])
