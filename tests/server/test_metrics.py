@@ -8,11 +8,12 @@ parsed with prometheus_client's own parser.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from http import HTTPStatus
 
 import pytest
-from chatkit import Clients, http_get, publish, read_backlog, recv_json, recv_n
+from chatkit import Clients, expect_close, http_get, publish, read_backlog, recv_json, recv_n
 from prometheus_client.parser import text_string_to_metric_families
 
 from wschat.server.http import metrics_allowed, route
@@ -178,3 +179,37 @@ async def test_metrics_from_elsewhere_need_the_token(serve: Serve, clients: Clie
     values = await asyncio.to_thread(
         scrape, server, {**proxied, "Authorization": f"Bearer {TOKEN}"})
     assert values["wschat_connections"] == 0
+
+
+def small_buffer_socket(port: int) -> socket.socket:
+    """A connected TCP socket with a small receive buffer, so a paused reader fills up fast."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_a_reader_closed_with_4008_is_counted(serve: Serve, clients: Clients) -> None:
+    # A long close wait: the slow session stays registered (no presence notice to the sender)
+    # until the test lets it read again.
+    server = serve(max_pending=64 * 1024, rate_limit=0, slow_close_timeout=60)
+    slow, _ = await clients.login(server.url, "slow", PW, sock=small_buffer_socket(server.port))
+    sender, _ = await clients.login(server.url, "sender", PW)
+    assert (await recv_json(slow))["type"] == "presence"
+    assert slow.transport is not None
+    slow.transport.pause_reading()
+    text = "x" * 4000
+    for sent in range(1, 3001):
+        await publish(sender, text)
+        if sent % 50 == 0 and (await asyncio.to_thread(scrape, server))[
+            "wschat_slow_closes_total"
+        ] == 1:
+            break
+    else:
+        raise AssertionError("the paused reader was never closed")
+    slow.transport.resume_reading()
+    await expect_close(slow, 4008, timeout=20)
+    values = await asyncio.to_thread(scrape, server)
+    assert values["wschat_slow_closes_total"] == 1
+    assert values["wschat_messages_total{kind=public}"] == sent
