@@ -56,14 +56,14 @@ from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
 from wschat.server.delivery import Delivery
-from wschat.server.drain import DRAIN_REASON, drain
+from wschat.server.drain import stop_serving
 from wschat.server.http import is_loopback_host, metrics_allowed, route
 from wschat.server.keepalive import keepalive
 from wschat.server.login import LoginGate
 from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from wschat.server.metrics import Metrics
 from wschat.server.session import SeamHook, Session
-from wschat.store import Appended, Store, StoreError
+from wschat.store import Store, StoreError
 
 __all__ = ["ChatServer"]
 
@@ -143,7 +143,8 @@ class ChatServer:
                 self.port = server.sockets[0].getsockname()[1]
                 ready(self.port)
                 await stop.wait()
-                await self._stop_serving(server)
+                self.draining = True  # from now on /healthz and new WebSockets answer 503
+                await stop_serving(server, cfg.drain)
         finally:
             for task in (writer, flusher):
                 task.cancel()
@@ -152,18 +153,6 @@ class ChatServer:
             with contextlib.suppress(StoreError):
                 await self.bus.stop()
             await self.store.close()
-
-    async def _stop_serving(self, server: Server) -> None:
-        self.draining = True  # from now on /healthz and new WebSockets answer 503
-        if self.config.drain > 0:
-            await drain(server.connections, self.config.drain)
-            # Whoever completed a handshake during the drain gets the same code, at once.
-            server.close(close_connections=True, code=CloseCode.SERVICE_RESTART,
-                         reason=DRAIN_REASON)
-        else:
-            # Server.close() sends 1001 (going away) to every open connection.
-            server.close(close_connections=True)
-        await server.wait_closed()
 
     def _open_connections(self) -> int:
         return len(self._server.connections) if self._server is not None else 0
@@ -190,6 +179,7 @@ class ChatServer:
         headers = request.headers
         upgrade = "websocket" in headers.get("Upgrade", "").lower()
         peer = connection.remote_address
+        wants_metrics = request.path.split("?", 1)[0] == "/metrics"  # no check per handshake
         reply = route(
             request.path,
             upgrade=upgrade,
@@ -201,7 +191,7 @@ class ChatServer:
             draining=self.draining,
             metrics=self.metrics.render,
             metrics_type=METRICS_TYPE,
-            metrics_ok=metrics_allowed(
+            metrics_ok=wants_metrics and metrics_allowed(
                 str(peer[0]) if isinstance(peer, tuple) and peer else None,
                 headers.get("Authorization"),
                 self.config.metrics_token,
@@ -364,7 +354,7 @@ class ChatServer:
                         ErrorCode.SERVER_ERROR,
                         "não foi possível guardar a mensagem; tente de novo", draft.ref))
                 continue
-            self._count_appended(results, time.perf_counter() - started)
+            self.metrics.committed(results, time.perf_counter() - started)
             tailed = self.bus.tails_log
             delivery.fan_out(
                 (session, result)
@@ -372,9 +362,3 @@ class ChatServer:
                 # what was created comes back through the bus, to every process
                 if not (tailed and result.created)
             )
-
-    def _count_appended(self, results: list[Appended], seconds: float) -> None:
-        """The commit's metrics: its time and the new entries by kind, once per burst."""
-        private = sum(1 for r in results if r.created and r.entry.to is not None)
-        public = sum(1 for r in results if r.created) - private
-        self.metrics.appended(public, private, seconds)

@@ -13,13 +13,13 @@ import asyncio
 import logging
 from collections.abc import Collection
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.protocol import State
 
 from wschat.core.drain import drain_schedule
 from wschat.core.errors import CloseCode
 
-__all__ = ["DRAIN_REASON", "drain"]
+__all__ = ["DRAIN_REASON", "drain", "stop_serving"]
 
 log = logging.getLogger("wschat.server")
 
@@ -43,3 +43,16 @@ async def drain(connections: Collection[ServerConnection], window: float) -> Non
             closing.append(asyncio.create_task(ws.close(CloseCode.SERVICE_RESTART, DRAIN_REASON)))
     if closing:
         await asyncio.wait(closing)
+
+
+async def stop_serving(server: Server, window: float) -> None:
+    """Close every connection of ``server`` and wait until it is closed: with ``window`` > 0
+    by :func:`drain`, else at once with 1001 (going away). The caller already refuses new
+    connections (its ``process_request``)."""
+    if window > 0:
+        await drain(server.connections, window)
+        # Whoever completed a handshake during the drain gets the same code, at once.
+        server.close(close_connections=True, code=CloseCode.SERVICE_RESTART, reason=DRAIN_REASON)
+    else:
+        server.close(close_connections=True)  # 1001 to every open connection
+    await server.wait_closed()

@@ -12,10 +12,12 @@ counter updates, not 20,000 (docs/decisions.md, "Metrics per burst").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from wschat.store import Appended
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -71,9 +73,12 @@ class Metrics:
         if nbytes:
             self.bytes_sent.inc(nbytes)
 
-    def appended(self, public: int, private: int, seconds: float) -> None:
-        """One commit of the writer: how many new entries of each kind, and how long it took."""
+    def committed(self, results: Sequence[Appended], seconds: float) -> None:
+        """One commit of the writer: its time, and its new entries by kind (resends of a ref
+        already accepted created nothing and are not counted)."""
         self.commit_seconds.observe(seconds)
+        private = sum(1 for r in results if r.created and r.entry.to is not None)
+        public = sum(1 for r in results if r.created) - private
         if public:
             self.public.inc(public)
         if private:
