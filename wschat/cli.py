@@ -8,6 +8,7 @@ a traceback is never shown to a user.
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import sys
 from collections.abc import Sequence
@@ -144,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", metavar="F",
                        help="TLS certificate (PEM): serve wss:// and https://")
     serve.add_argument("--keyfile", metavar="F", help="the certificate's private key (PEM)")
+    serve.add_argument("--drain", type=_non_negative_float, default=defaults.DRAIN, metavar="SECONDS",
+                       help="on SIGTERM/SIGINT stop admitting (/healthz answers 503 draining),"
+                       " close connections with 1012 spread evenly over SECONDS, then exit 0"
+                       f" (default {defaults.DRAIN:g}: close all at once with 1001)")
+    serve.add_argument("--metrics-token", metavar="TOKEN",
+                       default=os.environ.get("WSCHAT_METRICS_TOKEN") or None,
+                       help="GET /metrics also answers, from any address, a request with"
+                       " 'Authorization: Bearer TOKEN' (or set WSCHAT_METRICS_TOKEN); without it"
+                       " only the loopback address may read /metrics")
     serve.add_argument("--log-level", default="info", type=str.lower,  # INFO and info alike
                        choices=["debug", "info", "warning", "error", "critical"], metavar="LEVEL",
                        help="debug, info (default), warning, error or critical; any case")
@@ -220,6 +230,8 @@ def _serve(args: argparse.Namespace) -> int:
         allow_origins=tuple(args.allow_origin),  # server.http.origin_allowed normalises them
         certfile=args.certfile,
         keyfile=args.keyfile,
+        drain=args.drain,
+        metrics_token=args.metrics_token,
     )
     store: Store
     bus: Bus | None = None

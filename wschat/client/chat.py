@@ -18,6 +18,11 @@ What the client does for its caller (PROTOCOL.md, docs/decisions.md):
   exponential backoff and full jitter, resuming with ``{"epoch", "after": last_id}``. It never
   reconnects after 1000 (logout) or 4001 (login refused). The caller sees a
   :class:`Disconnected` event, then a :class:`Reconnected` event, then the replay.
+- **Several servers.** Given a list of URLs (the processes of one cluster, sharing one log on
+  Redis), the client connects to the first that answers and, on reconnect, moves to the next
+  URL after a failed attempt and straight away after 1001 or 1012 (that server is going away
+  or draining for a deploy: PROTOCOL.md, "Drain"), so it resumes on another process of the
+  same log without a gap. ``url`` is the one in use.
 - **No gap, no duplicate** across a dropped connection is the *server's* guarantee. This client
   does not filter duplicate ids (a client that filtered would hide server bugs); it only keeps
   ``last_id``, the id of the newest message it received (replay and history included). The one
@@ -67,7 +72,7 @@ import json
 import logging
 import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, NoReturn, Self
@@ -163,7 +168,9 @@ _END: Final = _End()
 class ChatClient:
     """A logged-in chat connection that survives dropped connections (see the module doc).
 
-    ``resume=(epoch, last_id)`` continues from where an earlier client stopped. ``backoff`` is
+    ``url`` is one server's address or a list of them, the processes of one cluster: see
+    "Several servers" in the module doc. ``resume=(epoch, last_id)`` continues from where an
+    earlier client stopped. ``backoff`` is
     ``(first, cap)`` in seconds: the n-th retry waits a random time in
     ``[0, min(cap, first * 2**n)]`` (full jitter, so clients that lost the same server do not
     all come back at the same instant). ``max_queue`` bounds the events waiting to be read;
@@ -175,7 +182,7 @@ class ChatClient:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         user: str,
         password: str | None = None,
         token: str | None = None,
@@ -191,7 +198,10 @@ class ChatClient:
         first, cap = backoff
         if not 0 < first <= cap:
             raise ValueError(f"backoff must be (first, cap) with 0 < first <= cap: {backoff!r}")
-        self.url = url
+        self.urls: tuple[str, ...] = (url,) if isinstance(url, str) else tuple(url)
+        if not self.urls:
+            raise ValueError("give at least one URL")
+        self.url = self.urls[0]
         self.user = user
         self.password = password
         self.token = token
@@ -255,7 +265,7 @@ class ChatClient:
             raise RuntimeError("already connected")
         if self._finished:
             raise ClientClosed("this client was closed; make a new one")
-        ws, welcome = await self._open()
+        ws, welcome = await self._open_first()
         await self._start_session(ws, welcome)
         self._task = asyncio.create_task(self._run(ws), name=f"wschat-client-{self.user}")
         return welcome
@@ -473,6 +483,23 @@ class ChatClient:
 
     # ------------------------------------------------------------------ connecting
 
+    async def _open_first(self) -> tuple[ClientConnection, Welcome]:
+        """The first connection: each URL once, in order; the last one's error if none answers."""
+        for index, url in enumerate(self.urls):
+            self.url = url
+            try:
+                return await self._open()
+            except (OSError, TimeoutError, InvalidHandshake) as error:
+                if index == len(self.urls) - 1:
+                    raise
+                log.info("cannot reach %s (%r); trying %s", url, error, self.urls[index + 1])
+        raise AssertionError("unreachable: self.urls is never empty")
+
+    def _next_url(self) -> None:
+        """Move on to the next URL of the list (round robin; nothing with one URL)."""
+        index = self.urls.index(self.url)
+        self.url = self.urls[(index + 1) % len(self.urls)]
+
     async def _open(self) -> tuple[ClientConnection, Welcome]:
         """One connection attempt: the token if known (the password once if it is refused),
         else the password."""
@@ -571,6 +598,8 @@ class ChatClient:
                     self._finish(ConnectionLost(code, reason))
                     return
                 log.info("connection closed (%s %s); reconnecting", code, reason)
+                if code in (CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART):
+                    self._next_url()  # that server is leaving: go to another at once
                 await self._events.put(Disconnected(code, reason))
                 ws = await self._reconnect()
         except ChatClientError as error:  # a refused login, an unexpected answer to one
@@ -603,7 +632,8 @@ class ChatClient:
             try:
                 ws, welcome = await self._open()
             except _RETRYABLE as error:
-                log.debug("reconnect attempt %d failed: %r", attempt, error)
+                log.debug("reconnect attempt %d to %s failed: %r", attempt, self.url, error)
+                self._next_url()
                 continue
             await self._events.put(Reconnected(welcome))
             await self._start_session(ws, welcome)

@@ -9,6 +9,7 @@ __all__ = [
     "BURST_PER_RATE",
     "CLOSE_TIMEOUT",
     "DB_PATH",
+    "DRAIN",
     "HISTORY",
     "HOST",
     "LOGIN_FAILURES_PER_ADDRESS",
@@ -60,6 +61,8 @@ PING_TIMEOUT: Final = 20.0
 CLOSE_TIMEOUT: Final = 2.0
 #: The same wait for a reader closed with 4008 (its close frame queues behind unread bytes).
 SLOW_CLOSE_TIMEOUT: Final = 10.0
+#: Seconds over which a stopping server spreads its 1012 closes (0: all at once with 1001).
+DRAIN: Final = 0.0
 #: Seconds a new connection has to send its login.
 LOGIN_TIMEOUT: Final = 10.0
 #: Failed logins allowed per name and per address within the window (seconds).

@@ -112,14 +112,17 @@ class Deferred(Generic[S]):
 
     def add(
         self, shared: bytes, everyone: Iterable[S], own: dict[S, bytes], exclude: Collection[S] = ()
-    ) -> None:
+    ) -> int:
         """A burst: each ``own`` session's bytes now; ``shared`` later to every other session
-        of ``everyone`` that is not in ``exclude``."""
+        of ``everyone`` that is not in ``exclude``. Returns how many sessions ``shared`` goes
+        to (0 when it is empty), so that a caller can count the burst without a pass of its own.
+        """
         group_of = self._group_of
         for session, data in own.items():
             self.write_now(session, data)
         if not shared:
-            return
+            return 0
+        already = len(group_of)  # sessions still owed older bytes: they get these too
         for group in self._groups:
             group.data += shared
         if group_of:
@@ -134,6 +137,7 @@ class Deferred(Generic[S]):
             group = _Group(shared, members)
             self._groups.append(group)
             group_of.update(dict.fromkeys(members, group))
+        return already + len(members)
 
     def write_now(self, session: S, data: bytes) -> None:
         """Write ``data`` to ``session`` now, after whatever it still has pending."""

@@ -56,9 +56,12 @@ from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
 from wschat.server.delivery import Delivery
-from wschat.server.http import is_loopback_host, route
+from wschat.server.drain import stop_serving
+from wschat.server.http import is_loopback_host, metrics_allowed, route
 from wschat.server.keepalive import keepalive
 from wschat.server.login import LoginGate
+from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
+from wschat.server.metrics import Metrics
 from wschat.server.session import SeamHook, Session
 from wschat.store import Store, StoreError
 
@@ -86,16 +89,21 @@ class ChatServer:
     ) -> None:
         self.store = store
         self.config = config or ServerConfig()
-        self.delivery = Delivery(self.config)
+        #: This server's metrics (its own registry): ``GET /metrics`` renders them.
+        self.metrics = Metrics()
+        self.delivery = Delivery(self.config, self.metrics)
         self.bus: Bus = bus if bus is not None else LocalBus(store, self.delivery.roster.online)
-        self.login = LoginGate(store, self.config)
+        self.login = LoginGate(store, self.config, self.metrics)
         self.catch_up = CatchUp(store, self.bus, self.delivery, self.config, seam_hook)
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
         self._buckets: dict[str, TokenBucket] = {}
         #: Whether Host must name this machine (DNS rebinding); the config never changes.
         self._loopback_only = is_loopback_host(self.config.host)
         self._server: Server | None = None
+        #: Set once a stop was asked for: new connections and /healthz get 503.
+        self.draining = False
         self.port: int = 0
+        self.metrics.watch(self._open_connections, lambda: len(self.delivery.roster.online()))
 
     @property
     def scheme(self) -> str:
@@ -105,7 +113,9 @@ class ChatServer:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, ready: Callable[[int], None], stop: asyncio.Event) -> None:
-        """Open the store, serve until ``stop`` is set, then close every connection with 1001."""
+        """Open the store, serve until ``stop`` is set, then close every connection: at once
+        with 1001, or with ``config.drain`` > 0 with 1012 spread over that many seconds while
+        nobody new is admitted (PROTOCOL.md, "Drain")."""
         cfg = self.config
         context = self._ssl_context()  # before the store: a bad certificate touches no file
         await self.store.open()
@@ -133,9 +143,8 @@ class ChatServer:
                 self.port = server.sockets[0].getsockname()[1]
                 ready(self.port)
                 await stop.wait()
-                # Server.close() sends 1001 (going away) to every open connection.
-                server.close(close_connections=True)
-                await server.wait_closed()
+                self.draining = True  # from now on /healthz and new WebSockets answer 503
+                await stop_serving(server, cfg.drain)
         finally:
             for task in (writer, flusher):
                 task.cancel()
@@ -144,6 +153,9 @@ class ChatServer:
             with contextlib.suppress(StoreError):
                 await self.bus.stop()
             await self.store.close()
+
+    def _open_connections(self) -> int:
+        return len(self._server.connections) if self._server is not None else 0
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         cfg = self.config
@@ -166,6 +178,8 @@ class ChatServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers
         upgrade = "websocket" in headers.get("Upgrade", "").lower()
+        peer = connection.remote_address
+        wants_metrics = request.path.split("?", 1)[0] == "/metrics"  # no check per handshake
         reply = route(
             request.path,
             upgrade=upgrade,
@@ -174,6 +188,15 @@ class ChatServer:
             secure=self.config.certfile is not None,
             allowed=self.config.allow_origins,
             loopback_only=self._loopback_only,
+            draining=self.draining,
+            metrics=self.metrics.render,
+            metrics_type=METRICS_TYPE,
+            metrics_ok=wants_metrics and metrics_allowed(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                headers.get("Authorization"),
+                self.config.metrics_token,
+                forwarded="Forwarded" in headers or "X-Forwarded-For" in headers,
+            ),
         )
         if reply is None:
             return None
@@ -320,15 +343,18 @@ class ChatServer:
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
+            started = time.perf_counter()
             try:
                 results = await self.store.append([draft for draft, _ in batch])
             except StoreError as error:
+                self.metrics.commit_seconds.observe(time.perf_counter() - started)
                 log.error("append failed: %s", error)
                 for draft, session in batch:
                     delivery.write(session, error_frame(
                         ErrorCode.SERVER_ERROR,
                         "não foi possível guardar a mensagem; tente de novo", draft.ref))
                 continue
+            self.metrics.committed(results, time.perf_counter() - started)
             tailed = self.bus.tails_log
             delivery.fan_out(
                 (session, result)

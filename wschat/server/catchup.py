@@ -63,6 +63,8 @@ class CatchUp:
         # even on the user's own messages: flow control waits while the client does not read.
         for entry in backlog:
             await ws.send(message_frame(entry))
+        if recovered and backlog:
+            self.delivery.metrics.replayed.inc(len(backlog))
         await self._flush(session, last, joined)
 
     async def _flush(self, session: Session, last: str | None, joined: Joined) -> None:

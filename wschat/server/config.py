@@ -51,6 +51,12 @@ class ServerConfig:
     login_failures_per_name: int = d.LOGIN_FAILURES_PER_NAME
     login_failures_per_address: int = d.LOGIN_FAILURES_PER_ADDRESS
     login_failure_window: float = d.LOGIN_FAILURE_WINDOW
+    #: On SIGTERM/SIGINT: seconds over which the connections are closed with 1012, one after
+    #: another at a steady rate (0: all at once with 1001). See :mod:`wschat.server.drain`.
+    drain: float = d.DRAIN
+    #: A bearer token that opens ``/metrics`` to clients beyond the loopback address
+    #: (None: loopback only).
+    metrics_token: str | None = None
 
     @property
     def scheme(self) -> str:

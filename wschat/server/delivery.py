@@ -27,6 +27,7 @@ from wschat.core.names import name_key
 from wschat.core.routing import Roster, targets
 from wschat.server.config import FLUSH_CHUNK, ServerConfig
 from wschat.server.keepalive import close_within
+from wschat.server.metrics import Metrics
 from wschat.server.session import Session
 from wschat.store import Appended
 
@@ -44,8 +45,9 @@ class Delivery:
     their buffer instead of on the wire; :meth:`go_live` ends that.
     """
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
         self.roster: Roster[Session] = Roster()
         self.by_sid: dict[str, Session] = {}
         #: The sessions with ``catching_up`` set, so that a public message finds them without
@@ -141,8 +143,15 @@ class Delivery:
 
     def _write_burst(self, burst: Burst[Session]) -> None:
         """One write per live session: its own frames now, the shared ones a chunk at a time."""
+        shared_frames = len(burst.shared)
+        own_frames = sum(map(len, burst.own.values()))
         shared, own = burst.joined()
-        self.deferred.add(shared, self.roster.all_sessions(), own, self.catching_up)
+        reached = self.deferred.add(shared, self.roster.all_sessions(), own, self.catching_up)
+        # Counted once per burst, from its totals: never a counter update per delivery.
+        self.metrics.burst(
+            shared_frames * reached + own_frames,
+            len(shared) * reached + sum(map(len, own.values())),
+        )
         if self.deferred.flush_some(FLUSH_CHUNK):
             self._flush_wanted.set()
 
@@ -159,11 +168,15 @@ class Delivery:
 
     def write(self, session: Session, frame: str) -> None:
         """Queue one frame for one session without waiting (after its deferred broadcasts)."""
-        self.deferred.write_now(session, text_frame(frame))
+        data = text_frame(frame)
+        self.metrics.bytes_sent.inc(len(data))
+        self.deferred.write_now(session, data)
 
     def write_many(self, sessions: Sequence[Session], frame: str) -> None:
         """Write the same frame to many live sessions, encoding it once, never waiting."""
         data = text_frame(frame)
+        if sessions:
+            self.metrics.bytes_sent.inc(len(data) * len(sessions))
         for session in sessions:
             self.deferred.write_now(session, data)
 
@@ -191,6 +204,7 @@ class Delivery:
 
     def _close_slow(self, session: Session) -> None:
         session.closing = True
+        self.metrics.slow_closes.inc()
         log.info("closing %s (%s): %s", session.sid, session.user, "reader too slow")
         timeout = self.config.slow_close_timeout
         session.ws.close_timeout = timeout

@@ -1,5 +1,5 @@
-"""Plain HTTP on the chat server's port: the browser client, ``/healthz`` and the Origin
-check for ``/ws``.
+"""Plain HTTP on the chat server's port: the browser client, ``/healthz``, ``/metrics`` and
+the Origin check for ``/ws``.
 
 Pure decisions live here (which response for which request); :mod:`wschat.server.app` wires
 them into websockets' ``process_request`` hook. The browser client is a handful of static files shipped
@@ -10,8 +10,9 @@ served, looked up as whole strings, so no request can name any other file (``/..
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
@@ -25,6 +26,7 @@ __all__ = [
     "HttpReply",
     "browser_url",
     "is_loopback_host",
+    "metrics_allowed",
     "origin_allowed",
     "route",
     "static_body",
@@ -141,13 +143,46 @@ def origin_allowed(
     return origin == f"{scheme}://{host}".lower()
 
 
+def metrics_allowed(
+    peer: str | None, authorization: str | None, token: str | None, *, forwarded: bool = False
+) -> bool:
+    """May this request read ``/metrics``? From the loopback address, or with the token.
+
+    ``peer`` is the client's IP address; ``authorization`` its Authorization header, which
+    opens the metrics from anywhere when it is ``Bearer <token>`` (compared in constant
+    time). ``forwarded`` says the request carries Forwarded or X-Forwarded-For: it came
+    through a proxy, and a proxy on this machine makes every client look like loopback, so
+    then only the token counts.
+    """
+    if token and authorization is not None:
+        scheme, _, given = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return True
+    if forwarded or peer is None:
+        return False
+    try:
+        return ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
+
+
 def route(
     path: str, *, upgrade: bool, origin: str | None, host: str | None, secure: bool,
-    allowed: Collection[str], loopback_only: bool = False,
+    allowed: Collection[str], loopback_only: bool = False, draining: bool = False,
+    metrics: Callable[[], bytes] | None = None, metrics_type: str = "text/plain",
+    metrics_ok: bool = False,
 ) -> HttpReply | None:
-    """Decide the answer to an HTTP request; None means: go on with the WebSocket handshake."""
+    """Decide the answer to an HTTP request; None means: go on with the WebSocket handshake.
+
+    While ``draining`` (a deploy: PROTOCOL.md, "Drain") ``/healthz`` answers 503 ``draining``,
+    so that a load balancer sends nobody new here, and a new WebSocket is refused with 503.
+    ``/metrics`` answers ``metrics()`` (of type ``metrics_type``) when ``metrics_ok`` (see
+    :func:`metrics_allowed`), else 403; 404 when the server has no ``metrics``.
+    """
     bare = path.split("?", 1)[0]
     if bare == WS_PATH:
+        if upgrade and draining:
+            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
         if upgrade and not origin_allowed(origin, host, secure, allowed, loopback_only=loopback_only):
             return HttpReply(HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}\n")
         if upgrade:
@@ -156,7 +191,14 @@ def route(
             HTTPStatus.UPGRADE_REQUIRED, "this is the WebSocket endpoint: connect with ws://\n"
         )
     if bare == "/healthz":
+        if draining:
+            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
         return HttpReply(HTTPStatus.OK, "ok\n")
+    if bare == "/metrics" and metrics is not None:
+        if not metrics_ok:
+            return HttpReply(HTTPStatus.FORBIDDEN,
+                             "metrics: from the loopback address or with the bearer token\n")
+        return HttpReply(HTTPStatus.OK, metrics(), metrics_type, (("Cache-Control", "no-store"),))
     static = STATIC_FILES.get(bare)
     if static is not None:
         name, content_type = static

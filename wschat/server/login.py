@@ -31,6 +31,7 @@ from wschat.core.names import name_key
 from wschat.core.parsing import parse_frame
 from wschat.core.ratelimit import FailureLimiter
 from wschat.server.config import ServerConfig
+from wschat.server.metrics import Metrics
 from wschat.server.session import Session, peer_address
 from wschat.store import Account, Store
 
@@ -45,9 +46,10 @@ _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME 
 class LoginGate:
     """Admits a new connection as a :class:`Session`, or refuses it (error, then 4001)."""
 
-    def __init__(self, store: Store, config: ServerConfig) -> None:
+    def __init__(self, store: Store, config: ServerConfig, metrics: Metrics | None = None) -> None:
         self.store = store
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
         self._failures_by_name = FailureLimiter(
             config.login_failures_per_name, config.login_failure_window
         )
@@ -91,6 +93,7 @@ class LoginGate:
             return None
         account, token = await self._authenticate(event)
         if account is None:
+            self.metrics.login_failures.inc()
             now = time.monotonic()
             self._failures_by_name.record_failure(key, now)
             self._failures_by_address.record_failure(address, now)

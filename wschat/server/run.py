@@ -63,7 +63,8 @@ def run_serve(
     hint: Callable[[str], None] = _to_stderr,
     bus: Bus | None = None,
 ) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001).
+    """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001, or
+    with ``config.drain`` > 0 with 1012 spread over that many seconds).
 
     Once the server accepts connections, ``announce`` gets the contract's one line
     (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the
