@@ -739,7 +739,7 @@ def draw_polling_vs_push(out: Path) -> Path:
     canvas.text(
         24,
         324,
-        "Cada pedido é um `GET /mensagens?depois=41` completo (cabeçalhos, talvez um TCP novo);"
+        "Cada pedido é um `GET /events?after=41` completo (cabeçalhos, talvez um TCP novo);"
         " quase todos voltam vazios (`200 []`).",
         size=SMALL,
         color=MUTED,

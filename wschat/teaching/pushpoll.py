@@ -314,7 +314,9 @@ def _run_poller(
     try:
         if not go.wait(30) or abort.is_set():
             return
-        # A fixed schedule, like JavaScript's setInterval: ticks at start + k * interval.
+        # A fixed grid of ticks at start + k * interval. Each request is awaited before the
+        # next, and ticks missed while it ran are skipped (a setTimeout loop aimed at the
+        # grid, not JavaScript's setInterval, which would fire anyway and overlap requests).
         # Pacing with a wait is the behaviour being measured here, not synchronisation.
         next_tick = time.perf_counter()
         after = 0
@@ -491,7 +493,7 @@ class Comparison:
         column labels are Portuguese and the numbers are written the Brazilian way
         (decimal comma, dot between thousands; see ``wschat.teaching.ptbr``). The row
         labels are the methods' names."""
-        header = ("método", "p50 ms", "p95 ms", "máx ms", "requisições/evento", "bytes/evento")
+        header = ("Método", "p50 ms", "p95 ms", "Máx ms", "Requisições/evento", "Bytes/evento")
         lines = [
             (row.method, number(row.p50 * 1e3, 2), number(row.p95 * 1e3, 2),
              number(row.max * 1e3, 2), number(row.requests_per_event, 2),
@@ -521,7 +523,7 @@ class Comparison:
             _, ax = plt.subplots(figsize=(8, 4))
         labels = [result.method for result in self.results]
         samples = [[value * 1e3 for value in result.latencies] for result in self.results]
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator
 
         def brazilian(value: float, _position: object = None) -> str:
             return _short_number(value)
@@ -529,7 +531,7 @@ class Comparison:
         if kind == "box":
             ax.boxplot(samples, tick_labels=labels, showfliers=True)
             ax.set_yscale("log")
-            ax.set_ylabel("latência (ms, escala log)")
+            ax.set_ylabel("Latência (ms, escala log)")
             latency_axis: Axis = ax.yaxis
         elif kind == "cdf":
             for label, sample in zip(labels, samples, strict=True):
@@ -537,13 +539,15 @@ class Comparison:
                 fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
                 ax.step(ordered, fractions, where="post", label=label)
             ax.set_xscale("log")
-            ax.set_xlabel("latência (ms, escala log)")
-            ax.set_ylabel("fração dos eventos")
+            ax.set_xlabel("Latência (ms, escala log)")
+            ax.set_ylabel("Fração dos eventos")
             ax.yaxis.set_major_formatter(FuncFormatter(brazilian))
             ax.legend()
             latency_axis = ax.xaxis
         else:
             raise ValueError(f"kind must be 'box' or 'cdf', not {kind!r}")
+        # Ticks at 1, 3, 10, 30...: a sub-millisecond push still sits next to a labelled tick.
+        latency_axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
         latency_axis.set_major_formatter(FuncFormatter(brazilian))
         latency_axis.set_minor_formatter(FuncFormatter(lambda _value, _position: ""))
         ax.set_title(f"{self.events} eventos: push x polling (loopback)")
