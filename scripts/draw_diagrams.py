@@ -1075,7 +1075,7 @@ def draw_reconnect_resume(out: Path) -> Path:
         "**Sem perda:** o `resume` pede tudo o que veio depois do último id visto (42).\n"
         "**Sem duplicata:** o servidor envia cada id uma única vez (o replay começa no 43), e o `ref`\n"
         'impede que o reenvio seja gravado de novo: "alguém aí?" existe uma vez só, como a 43.\n'
-        'O cliente não descarta ids repetidos: "exatamente uma vez" é garantia do servidor.',
+        'A resposta a um reenvio que já está na tela só confirma o envio; fora isso, nenhum id se repete.',
         size=SIZE,
         va="top",
         align="left",

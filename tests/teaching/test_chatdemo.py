@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from wschat import Message, Presence, ServerThread
 from wschat.teaching.chatdemo import (
     HISTORY,
     LIVE,
     NOT_RECEIVED,
     REPLAY,
+    LoginInjector,
     log_in,
     presences,
+    read_frames,
     said,
     show,
     visible_log,
     who_got_what,
+    without_ts,
 )
 
 
@@ -57,3 +62,42 @@ async def test_screens_label_history_live_and_replay() -> None:
             await screen.client.close()
     finally:
         server.stop()
+
+
+async def test_login_injector_posts_at_both_seam_points_inside_the_login() -> None:
+    injector = LoginInjector("dani")
+    server = ServerThread(seam_hook=injector).start()
+    try:
+        carla = await log_in("carla", server.url, "carla", "senha-da-carla")
+        injector.sender = carla
+        dani = await log_in("dani", server.url, "dani", "senha-da-dani")
+        await carla.client.send("depois")
+        await dani.read_until(said("depois"))
+        assert injector.fired == ["registered", "log_read"]
+        assert [m.text for m in dani.messages()] == [
+            "registered 1", "registered 2", "log_read 1", "log_read 2", "depois"]
+        # registered: in the log before it was read, so history; log_read: after, so live.
+        assert [dani.how[m.id] for m in dani.messages()] == [HISTORY] * 2 + [LIVE] * 3
+        for screen in (carla, dani):
+            await screen.client.close()
+    finally:
+        server.stop()
+
+
+class FakeSocket:
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = frames
+
+    async def recv(self) -> str:
+        if not self.frames:
+            await asyncio.sleep(3600)  # like a socket with nothing more to read
+        return self.frames.pop(0)
+
+
+async def test_read_frames_stops_at_the_first_match_and_times_out_otherwise() -> None:
+    ws = FakeSocket(['{"id": "1"}', '{"id": "2", "ts": 1.5}', '{"id": "3"}'])
+    got = await read_frames(ws, lambda f: f.get("id") == "2")
+    assert got == [{"id": "1"}, {"id": "2", "ts": 1.5}]
+    assert without_ts(got[1]) == {"id": "2"} and got[1]["ts"] == 1.5  # a copy, not an edit
+    with pytest.raises(TimeoutError):
+        await read_frames(ws, lambda f: f.get("id") == "9", timeout=0.2)

@@ -31,5 +31,5 @@ def test_negative_decimals_are_refused() -> None:
 def test_units() -> None:
     assert milliseconds(0.0123) == "12,3 ms"
     assert milliseconds(2.5, 0) == "2.500 ms"
-    assert percent(0.256) == "26 %"
+    assert percent(0.256) == "26%"
     assert ratio(4.05) == "4,0x"  # 4.05 is 4.04999... in binary

@@ -8,8 +8,10 @@ reconnection's replay. The labels are in Portuguese because the notebooks show t
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import Any, Protocol
 
 from wschat.client.chat import ChatClient
 from wschat.client.events import (
@@ -21,6 +23,7 @@ from wschat.client.events import (
     Welcome,
 )
 from wschat.core.model import Entry
+from wschat.server.session import Session
 from wschat.server.thread import ServerThread
 
 __all__ = [
@@ -28,13 +31,16 @@ __all__ = [
     "LIVE",
     "NOT_RECEIVED",
     "REPLAY",
+    "LoginInjector",
     "Screen",
     "log_in",
     "presences",
+    "read_frames",
     "said",
     "show",
     "visible_log",
     "who_got_what",
+    "without_ts",
 ]
 
 #: How a message reached a screen, as the notebooks print it.
@@ -157,3 +163,60 @@ def who_got_what(entries: Sequence[Entry], screens: Sequence[Screen]
         lines.append(f"| {entry.id} | {entry.sender} → {entry.to or 'todos'} | {entry.text} | "
                      + " | ".join(row[1:]) + " |")
     return "\n".join(lines), rows
+
+
+class LoginInjector:
+    """A ``seam_hook`` that makes ``sender`` post two messages at each seam point of ``user``'s
+    login: right after the session is registered, and right after the log was read.
+
+    Pass it to ``ServerThread(seam_hook=...)`` from a running event loop (the notebook's), then
+    set :attr:`sender` to a connected :class:`Screen` of that server. The hook runs on the
+    server's loop, inside the login; the sends run on the notebook's loop, where the sender's
+    client lives, and the login waits until each send came back to the sender (so it is in the
+    log). Each point fires once; :attr:`fired` lists the points in the order they fired.
+    """
+
+    POINTS = ("registered", "log_read")
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.sender: Screen | None = None
+        self.fired: list[str] = []
+        self._loop = asyncio.get_running_loop()
+
+    async def __call__(self, point: str, session: Session) -> None:
+        if session.user != self.user or point in self.fired or self.sender is None:
+            return
+        self.fired.append(point)
+        # The sender's client belongs to the notebook's loop: run the sends there and wait.
+        sending = self._send(self.sender, point)
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sending, self._loop))
+
+    @staticmethod
+    async def _send(sender: Screen, point: str) -> None:
+        for i in (1, 2):
+            await sender.client.send(f"{point} {i}")
+            await sender.read_until(said(f"{point} {i}"))
+
+
+class TextSocket(Protocol):
+    """What :func:`read_frames` needs of a connection: ``recv()`` returning a text frame."""
+
+    async def recv(self) -> Any: ...
+
+
+async def read_frames(ws: TextSocket, done: Callable[[dict[str, Any]], bool],
+                      timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Read JSON frames from ``ws`` until one satisfies ``done``; return them all, that one
+    included. Raises :class:`TimeoutError` if no such frame comes within ``timeout`` seconds."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frames.append(json.loads(await ws.recv()))
+            if done(frames[-1]):
+                return frames
+
+
+def without_ts(frame: dict[str, Any]) -> dict[str, Any]:
+    """``frame`` without its ``ts`` (the time changes on every run; the rest is the lesson)."""
+    return {k: v for k, v in frame.items() if k != "ts"}

@@ -32,8 +32,8 @@ def milliseconds(seconds: float, decimals: int = 1) -> str:
 
 
 def percent(fraction: float, decimals: int = 0) -> str:
-    """A fraction shown as a percentage: ``percent(0.256)`` is ``"26 %"`` (ABNT puts a space)."""
-    return f"{number(fraction * 100, decimals)} %"
+    """A fraction shown as a percentage: ``percent(0.256)`` is ``"26%"`` (no space, as Brazilian prose and press write it)."""
+    return f"{number(fraction * 100, decimals)}%"
 
 
 def ratio(value: float, decimals: int = 1) -> str:

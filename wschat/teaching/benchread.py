@@ -1,0 +1,77 @@
+"""The benchmark's raw results, read for notebook 05's one chart.
+
+``make bench`` writes every run to ``benchmarks/results/raw.json``: ``{"meta": {...}, "runs":
+[{"contender": KEY, "run": N, "steps": [{"clients": C, METRIC: VALUE, ...}, ...]}, ...]}``.
+:func:`fanout` takes, for every contender found there (whatever its name: new contenders need
+no change here) and every client count, the median over runs of each metric, as
+``benchmarks/report.py`` does for its tables. :func:`label` gives the Portuguese name a chart
+shows, or the key itself for a contender it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LABELS", "fanout", "label", "read_raw", "runs_per_contender"]
+
+#: Chart names, in Portuguese, of the contenders known today.
+LABELS = {
+    "wschat-memory": "wschat (memória)",
+    "wschat-sqlite": "wschat (SQLite)",
+    "relay-broadcast": "relay com broadcast() do websockets",
+    "relay-loop": "relay de tutorial",
+    "socketio": "python-socketio",
+}
+
+Raw = dict[str, Any]
+Table = dict[str, dict[int, dict[str, float]]]
+
+
+def read_raw(path: str | Path) -> Raw:
+    """The parsed ``raw.json``. Raises :class:`ValueError` naming the file if it is not a
+    results file (no ``runs`` list, or a run without ``contender`` and ``steps``)."""
+    raw: object = json.loads(Path(path).read_text(encoding="utf-8"))
+    runs = raw.get("runs") if isinstance(raw, dict) else None
+    if not isinstance(runs, list) or not all(
+        isinstance(r, dict) and "contender" in r and isinstance(r.get("steps"), list) for r in runs
+    ):
+        raise ValueError(f"{path}: not a benchmark results file (expected a 'runs' list of "
+                         "runs with 'contender' and 'steps')")
+    assert isinstance(raw, dict)  # runs is a list only if raw is a dict
+    return raw
+
+
+def label(contender: str) -> str:
+    """The name a chart shows for ``contender``: :data:`LABELS`, else the key itself."""
+    return LABELS.get(contender, contender)
+
+
+def runs_per_contender(raw: Raw) -> dict[str, int]:
+    """How many runs each contender has, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for run in raw["runs"]:
+        counts[run["contender"]] = counts.get(run["contender"], 0) + 1
+    return counts
+
+
+def fanout(raw: Raw, metrics: tuple[str, ...] = ("deliveries_per_cpu_s", "lat_p95_ms")) -> Table:
+    """contender -> clients -> metric -> the median over runs (a run without that step or
+    metric does not count). Contenders in order of first appearance, client counts ascending."""
+    values: dict[str, dict[int, dict[str, list[float]]]] = {}
+    for run in raw["runs"]:
+        steps = values.setdefault(run["contender"], {})
+        for step in run["steps"]:
+            per_metric = steps.setdefault(int(step["clients"]), {m: [] for m in metrics})
+            for metric in metrics:
+                if isinstance(step.get(metric), int | float):
+                    per_metric[metric].append(float(step[metric]))
+    return {
+        contender: {
+            clients: {m: statistics.median(v) for m, v in by_metric.items() if v}
+            for clients, by_metric in sorted(steps.items())
+        }
+        for contender, steps in values.items()
+    }
