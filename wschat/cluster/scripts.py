@@ -9,7 +9,7 @@ and call them.
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "AWAY", "LUA_LIB", "PRESENCE", "SET_READ", "UNREAD"]
+__all__ = ["APPEND", "AWAY", "LUA_LIB", "PRESENCE", "SET_READ", "UNREAD", "UNREAD_INDEXED"]
 
 #: Lua shared by the scripts: the head of the log and the away marks (store-and-forward).
 LUA_LIB = """
@@ -32,6 +32,10 @@ end
 # ARGV: prefix, maxlen, max_age_ms, ref window (s), ref key ttl (s), then 8 per draft:
 # sender, sender key, to ('' = public), to key, text, ts, ref ('' = none, else 'r' .. ref),
 # origin ('' = none). Returns one reply per draft: {1, id} stored, {0, id, fields} a resend.
+# Each new entry also gets the indexes of unread counts (see UNREAD_INDEXED): field n (its
+# sequence number, counter ``seq``), field pc (how many public entries up to it, counter
+# ``pubseq``), and its n in the sorted set ``own:SENDER`` (a public entry) or ``inbox:TO``
+# (a private one to another user).
 APPEND = """
 local p = ARGV[1]
 local maxlen, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -39,8 +43,8 @@ local window, ref_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local log = p .. 'log'
 local out = {}
 for i = 6, #ARGV, 8 do
-  local sender, skey, to, text, ts, ref, origin =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local sender, skey, to, tkey, text, ts, ref, origin = ARGV[i], ARGV[i + 1], ARGV[i + 2],
+    ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   local rkey = nil
   local reply = nil
   if ref ~= '' then
@@ -56,7 +60,16 @@ for i = 6, #ARGV, 8 do
     end
   end
   if reply == nil then
-    local fields = {'s', sender, 'x', text, 'ts', ts}
+    local n = redis.call('INCR', p .. 'seq')
+    local pc
+    if to == '' then
+      pc = redis.call('INCR', p .. 'pubseq')
+      redis.call('ZADD', p .. 'own:' .. skey, n, n)
+    else
+      pc = tonumber(redis.call('GET', p .. 'pubseq') or '0')
+      if tkey ~= skey then redis.call('ZADD', p .. 'inbox:' .. tkey, n, n) end
+    end
+    local fields = {'s', sender, 'x', text, 'ts', ts, 'n', n, 'pc', pc}
     if to ~= '' then table.insert(fields, 't'); table.insert(fields, to) end
     if ref ~= '' then table.insert(fields, 'r'); table.insert(fields, string.sub(ref, 2)) end
     if origin ~= '' then table.insert(fields, 'o'); table.insert(fields, origin) end
@@ -94,6 +107,56 @@ local current = redis.call('HGET', reads, ARGV[2])
 if current and not id_less(current, ARGV[3]) then return 0 end
 redis.call('HSET', reads, ARGV[2], ARGV[3])
 return 1
+"""
+
+# ARGV: prefix, user key, after ('' = none), upto (an id), cap. The unread count from the
+# indexes APPEND keeps, in O(log n) whatever the log's length: public entries in the range
+# (the difference of two pc fields), minus the user's own public ones, plus the private ones
+# to the user from others (two ZCOUNTs by sequence number). A read position that was trimmed
+# away counts from the first entry kept; so does none. Returns -1 when an entry it needs has
+# no n field (appended by an older wschat): the caller then walks the stream (UNREAD). Also
+# drops the user's index members older than the log (trimmed entries), so the sets shrink
+# with the stream.
+UNREAD_INDEXED = """
+local p, user, after, upto, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local log = p .. 'log'
+local function fields(item)
+  local f = {}
+  for i = 1, #item[2], 2 do f[item[2][i]] = item[2][i + 1] end
+  return f
+end
+local function entry(id)
+  local found = redis.call('XRANGE', log, id, id)
+  if #found == 0 then return nil end
+  return fields(found[1])
+end
+local head = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+if #head == 0 then return 0 end
+local first = fields(head[1])
+local high = entry(upto)
+if high == nil then return 0 end
+if first.n == nil or high.n == nil then return -1 end
+local low = nil
+if after ~= '' then low = entry(after) end
+local n_low, pc_low
+if low ~= nil then
+  if low.n == nil then return -1 end
+  n_low, pc_low = tonumber(low.n), tonumber(low.pc)
+else
+  n_low = tonumber(first.n) - 1
+  pc_low = tonumber(first.pc)
+  if first.t == nil then pc_low = pc_low - 1 end
+end
+local n_high = tonumber(high.n)
+local own, inbox = p .. 'own:' .. user, p .. 'inbox:' .. user
+redis.call('ZREMRANGEBYSCORE', own, '-inf', '(' .. first.n)
+redis.call('ZREMRANGEBYSCORE', inbox, '-inf', '(' .. first.n)
+if n_high <= n_low then return 0 end
+local count = tonumber(high.pc) - pc_low
+  - redis.call('ZCOUNT', own, '(' .. n_low, n_high)
+  + redis.call('ZCOUNT', inbox, '(' .. n_low, n_high)
+if count > cap then count = cap end
+return count
 """
 
 # ARGV: prefix, user key, start ('-' or '(' .. id), stop ('+' or an id), cap, chunk.
