@@ -98,6 +98,57 @@ async def test_retention_by_age_trims_old_entries(redis_server: RedisServer) -> 
         assert await store.redis.xlen(store.key("log")) < 251
 
 
+async def test_unread_counts_from_the_indexes_without_reading_the_log(
+    two: tuple[RedisStore, RedisStore],
+) -> None:
+    """The count comes from the sequence numbers and the per-user sets: two nodes appending
+    in turn keep one sequence, and the count agrees with the visible entries."""
+    one, other = two
+    drafts = [Draft("bob", None, "p", T0), Draft("ana", None, "mine", T0),
+              Draft("bob", "ana", "to ana", T0), Draft("bob", "cid", "to cid", T0),
+              Draft("ana", "ana", "self", T0), Draft("cid", None, "p2", T0)]
+    ids = []
+    for n, draft in enumerate(drafts):
+        [stored] = await (one if n % 2 else other).append([draft])
+        ids.append(stored.entry.id)
+    fields = (await one.redis.xrange(one.key("log"), ids[-1], ids[-1]))[0][1]
+    assert (fields["n"], fields["pc"]) == ("6", "3")
+    assert await one.unread("ana", None, ids[-1], 100) == 3  # p, to ana, p2
+    assert await other.unread("ana", ids[2], ids[-1], 100) == 1  # p2
+    assert await one.unread("ana", None, ids[-1], 2) == 2  # capped
+    assert await one.unread("cid", ids[0], None, 100) == 2  # mine, to cid; p2 is his own
+
+
+async def test_unread_after_trimming_counts_what_the_log_keeps(
+    two: tuple[RedisStore, RedisStore],
+) -> None:
+    one, _ = two
+    stored = await one.append([Draft("bob", "ana" if n % 3 == 0 else None, f"m{n}", T0)
+                               for n in range(12)])
+    ids = [r.entry.id for r in stored]
+    await one.redis.xtrim(one.key("log"), maxlen=6, approximate=False)  # ids[6:] are kept
+    kept = list(range(6, 12))
+    assert await one.unread("ana", None, None, 100) == len(kept)
+    assert await one.unread("ana", ids[2], None, 100) == len(kept)  # a trimmed read position
+    assert await one.unread("ana", ids[8], None, 100) == 3
+    # the per-user index sheds what the log no longer holds
+    assert await one.redis.zcard(one.key("inbox:ana")) == 2  # ids 6 and 9
+
+
+async def test_unread_of_entries_from_an_older_wschat_walks_the_stream(
+    two: tuple[RedisStore, RedisStore],
+) -> None:
+    """Entries appended before the count fields existed (no n, no pc): the slower walk."""
+    one, _ = two
+    log = one.key("log")
+    old = [await one.redis.xadd(log, {"s": "bob", "x": f"m{n}", "ts": str(T0)}) for n in range(3)]
+    await one.redis.xadd(log, {"s": "bob", "t": "ana", "x": "p", "ts": str(T0)})
+    await one.redis.xadd(log, {"s": "ana", "x": "mine", "ts": str(T0)})
+    [new] = await one.append([Draft("bob", None, "new", T0)])
+    assert await one.unread("ana", None, None, 100) == 5
+    assert await one.unread("ana", old[1], new.entry.id, 100) == 3
+
+
 async def test_another_schema_under_the_prefix_is_refused(redis_server: RedisServer) -> None:  # noqa: F811
     prefix = fresh_prefix()
     async with RedisStore(redis_server.url, prefix=prefix) as store:

@@ -15,6 +15,10 @@ Keys, all under ``prefix`` (default ``wschat:``):
 ``tokens``, ``token-exp``  hash: token hash -> ``"user_key expires_at"``; zset for pruning
 ``ref:KEY:REF``            ``"id ts"`` of the entry a ref was accepted for (expires in 20 min)
 ``away:KEY``               hash ``s``/``e``: the user's last away period (stream ids)
+``reads``                  hash: user key -> read position (a stream id)
+``seq``, ``pubseq``        counters: entries appended, public entries appended (fields n, pc)
+``own:KEY``, ``inbox:KEY``  sorted sets of sequence numbers: the user's public entries, and
+                           the private entries to the user from others (for unread counts)
 =========================  ==============================================================
 
 Ids are stream ids, ``"<ms>-<seq>"``, given by Redis at ``XADD``; compare them with
@@ -25,7 +29,13 @@ Retention: ``maxlen`` entries (approximate trimming, default 1,000,000) and/or `
 seconds. A resume from a trimmed id gets history instead (:meth:`RedisStore.after` is None).
 
 Reads filter visibility in Python over chunked ``XRANGE``/``XREVRANGE`` calls: a read costs about
-the entries it skips (other users' private messages) plus what it returns. Durability is Redis':
+the entries it skips (other users' private messages) plus what it returns. Unread counts do
+not read the log: every entry carries its sequence number and how many public entries came up
+to it, and two sorted sets per user hold their own public entries and the private ones to
+them, so one script answers with two ``XRANGE`` lookups and two ``ZCOUNT`` in O(log n)
+(:data:`~wschat.cluster.scripts.UNREAD_INDEXED`). Entries of an older wschat have no such
+fields: for them the count walks the stream inside Redis from the read position and stops at
+the cap (:data:`~wschat.cluster.scripts.UNREAD`). Durability is Redis':
 run it with ``appendonly yes`` (what :class:`wschat.teaching.redis_server.RedisServer` does) so that an
 acknowledged id survives a restart of Redis.
 """
@@ -42,7 +52,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from wschat.cluster.scripts import APPEND, AWAY
+from wschat.cluster.scripts import APPEND, AWAY, SET_READ, UNREAD, UNREAD_INDEXED
 from wschat.core.credentials import new_epoch
 from wschat.core.defaults import REDIS_MAXLEN, REDIS_PREFIX
 from wschat.core.model import Draft, Entry
@@ -75,6 +85,8 @@ _MAX_PART = 2**64 - 1
 _STREAM_ID = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
 #: Entries fetched per round trip when a read walks the stream.
 _CHUNK = 512
+#: Entries per XRANGE inside the unread-count script.
+_UNREAD_CHUNK = 1000
 
 def parse_stream_id(entry_id: object) -> tuple[int, int] | None:
     """``(ms, seq)`` of a stream id in its canonical spelling (``"1764090000123-0"``), else None.
@@ -161,6 +173,9 @@ class RedisStore(OpenClose):
         self._tokens_pruned = float("-inf")
         self._append_script: Any = None
         self._away_script: Any = None
+        self._set_read_script: Any = None
+        self._unread_script: Any = None
+        self._unread_indexed_script: Any = None
 
     # -- connections -------------------------------------------------------------------------
 
@@ -225,6 +240,9 @@ class RedisStore(OpenClose):
         self.epoch = str(epoch)
         self._append_script = client.register_script(APPEND)
         self._away_script = client.register_script(AWAY)
+        self._set_read_script = client.register_script(SET_READ)
+        self._unread_script = client.register_script(UNREAD)
+        self._unread_indexed_script = client.register_script(UNREAD_INDEXED)
         self._redis = client
 
     async def close(self) -> None:
@@ -438,6 +456,58 @@ class RedisStore(OpenClose):
             if entry.to_key == key and entry.sender_key != key:
                 found.append(entry)
         return found
+
+
+    # -- read positions ---------------------------------------------------------------------
+
+    async def read_position(self, user_key: str) -> str | None:
+        raw = await self._do(
+            "reading a read position", self.redis.hget(self.key("reads"), name_key(user_key))
+        )
+        return None if raw is None else str(raw)
+
+    async def set_read(self, user_key: str, entry_id: str) -> bool:
+        if parse_stream_id(entry_id) is None:
+            raise ValueError(f"not a log id: {entry_id!r}")
+        moved = await self._do(
+            "saving a read position",
+            self._set_read_script(
+                args=[self.prefix, name_key(user_key), entry_id], client=self.redis
+            ),
+        )
+        return int(moved) == 1
+
+    async def unread(self, user_key: str, after: str | None, upto: str | None, cap: int) -> int:
+        if cap <= 0:
+            return 0
+        if after is not None and parse_stream_id(after) is None:
+            raise ValueError(f"after is not a log id: {after!r}")
+        last = upto if upto is not None else await self.head()
+        if last is None:
+            return 0
+        args = [self.prefix, name_key(user_key), after or "", _upper(last), cap]
+        count = int(await self._do(
+            "counting unread messages", self._unread_indexed_script(args=args, client=self.redis)
+        ))
+        if count >= 0:
+            return min(count, cap)
+        return await self._walk_unread(user_key, after, upto, cap)
+
+    async def _walk_unread(
+        self, user_key: str, after: str | None, upto: str | None, cap: int
+    ) -> int:
+        """The unread count by walking the stream (entries without the count fields)."""
+        if after is None:
+            start = "-"
+        elif parse_stream_id(after) is None:
+            raise ValueError(f"after is not a log id: {after!r}")
+        else:
+            start = "(" + after
+        args = [self.prefix, name_key(user_key), start, _upper(upto), cap, _UNREAD_CHUNK]
+        count = await self._do(
+            "counting unread messages", self._unread_script(args=args, client=self.redis)
+        )
+        return min(int(count), cap)
 
 
 def _order(entry_id: str) -> tuple[int, int]:
