@@ -192,8 +192,10 @@ function renderDivider() {
   else if (anchor.previousSibling !== dividerItem) anchor.before(dividerItem);
 }
 
+/** The title's badge, and the position as the server last said (data-read, for tests). */
 function renderTitle() {
   document.title = badgeTitle(TITLE, unread);
+  ui.messages.dataset.read = readPos.id ?? "";
 }
 
 function scheduleRead() {
