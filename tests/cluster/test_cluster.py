@@ -256,6 +256,58 @@ async def test_store_and_forward_across_nodes(nodes: list[Node], clients: Client
     assert ids(await read_backlog(bob, welcome)) == ids(kept)
 
 
+# --------------------------------------------------------------------------- read position, typing
+
+
+async def test_read_position_is_synced_across_nodes_and_counted_on_another(
+    nodes: list[Node], clients: Clients
+) -> None:
+    a, b, c = nodes
+    bob, _ = await clients.login(c.url, "bob", PW)
+    ana_a, ana_w = await clients.login(a.url, "ana", PW)
+    await presence(bob, "ana", True)
+    ana_b, _ = await tab(clients, b.url, ana_w)  # the same user on another process
+    sent = [await publish(bob, f"m{i}") for i in range(3)]
+    for ws in (ana_a, ana_b):
+        assert ids(await recv_n(ws, 3)) == ids(sent)
+
+    await send_json(ana_b, {"type": "read", "id": sent[1]["id"]})
+    for ws in (ana_a, ana_b):  # both processes, the sending session included
+        assert await recv_json(ws) == {"type": "read", "id": sent[1]["id"]}
+    await silent(ana_a, ana_b, bob)  # once each, and never to another user
+    await send_json(ana_a, {"type": "read", "id": sent[0]["id"]})  # older: nothing anywhere
+    await silent(ana_a, ana_b, bob)
+
+    _, on_c = await clients.login(c.url, "ana", PW)  # a third process
+    assert (on_c["read"], on_c["unread"]) == (sent[1]["id"], 1)
+
+
+async def test_typing_travels_across_nodes(nodes: list[Node], clients: Clients) -> None:
+    a, b, c = nodes
+    ana, _ = await clients.login(a.url, "ana", PW)
+    bob, _ = await clients.login(b.url, "bob", PW)
+    await presence(ana, "bob", True)
+    cid, _ = await clients.login(c.url, "cid", PW)
+    await presence(ana, "cid", True)
+    await presence(bob, "cid", True)
+    await send_json(ana, {"type": "typing", "to": "bob"})
+    assert await recv_json(bob) == {"type": "typing", "user": "ana", "to": "bob"}
+    await silent(ana, bob, cid)  # private: the recipient alone
+    await asyncio.sleep(1.0)  # the one-per-second bound is about time passing
+    await send_json(bob, {"type": "typing"})
+    for ws in (ana, cid):
+        assert await recv_json(ws) == {"type": "typing", "user": "bob"}
+    await silent(ana, bob, cid)
+
+    # One per user per second for the whole cluster: two tabs on two processes at once.
+    bob_c, _ = await clients.login(c.url, "bob", PW)
+    await asyncio.sleep(1.0)
+    await asyncio.gather(*(send_json(ws, {"type": "typing"}) for ws in (bob, bob_c)))
+    for ws in (ana, cid):
+        assert await recv_json(ws) == {"type": "typing", "user": "bob"}
+    await silent(ana, bob, bob_c, cid)
+
+
 # --------------------------------------------------------------------------- node failure
 
 

@@ -16,9 +16,11 @@ from wschat.core.events import (
     HistoryRequest,
     Login,
     Logout,
+    ReadMark,
     Rejected,
     Resume,
     Send,
+    Typing,
     WhoRequest,
     already_logged_in,
 )
@@ -30,7 +32,9 @@ from wschat.core.frames import (
     history_frame,
     message_frame,
     presence_frame,
+    read_frame,
     rejected_frame,
+    typing_frame,
     users_frame,
     welcome_frame,
 )
@@ -75,6 +79,13 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
     (frame(type="send", text="oi", ref="r" * 64), Send("oi", None, "r" * 64)),
     (frame(type="send", text="oi", ref=None), Send("oi", None, None)),
     (frame(type="send", text="oi", extra={"ignored": [1, 2]}), Send("oi", None, None)),
+    # read position and typing (v3)
+    (frame(type="read", id="42"), ReadMark("42", None)),
+    (frame(type="read", id="1764090000123-0", ref="r"), ReadMark("1764090000123-0", "r")),
+    (frame(type="read", id="whatever", extra=1), ReadMark("whatever", None)),
+    (frame(type="typing"), Typing(None, None)),
+    (frame(type="typing", to=None, ref="t"), Typing(None, "t")),
+    (frame(type="typing", to="joao"), Typing("joao", None)),
     # other requests
     (frame(type="who"), WhoRequest(None)),
     (frame(type="who", ref="w"), WhoRequest("w")),
@@ -148,6 +159,15 @@ REJECTED: list[tuple[str, str, str | None]] = [
     ('{"n": ' + "9" * 5000 + "}", "invalid_message", None),
     ('{"n": ' + "[" * 100_000 + "]" * 100_000 + "}", "invalid_message", None),
     ('{"n": ' + '{"n": ' * 50_000 + "1" + "}" * 50_001, "invalid_message", None),
+    # read and typing (v3)
+    (frame(type="read"), "invalid_message", None),
+    (frame(type="read", id=None, ref="r"), "invalid_message", "r"),
+    (frame(type="read", id=42, ref="r"), "invalid_message", "r"),
+    (frame(type="read", id=""), "invalid_message", None),
+    (frame(type="read", id="\ud800"), "invalid_message", None),
+    (frame(type="typing", to=7, ref="t"), "invalid_message", "t"),
+    (frame(type="typing", to="jo ao", ref="t"), "unknown_user", "t"),
+    (frame(type="typing", to=""), "unknown_user", None),
     # ref
     ('{"type": "who", "ref": 7}', "invalid_message", None),
     (frame(type="who", ref="r" * 65), "invalid_message", None),
@@ -421,14 +441,25 @@ def test_error_frame() -> None:
 
 def test_welcome_frame() -> None:
     text = welcome_frame(user="joao", session="s-3f9c", epoch="e-71b2", last="41",
-                         recovered=True, online=("ana", "joao"), token="tok")
+                         recovered=True, online=("ana", "joao"), token="tok",
+                         read="40", unread=1)
     assert json.loads(text) == {
         "type": "welcome", "user": "joao", "session": "s-3f9c", "epoch": "e-71b2",
         "last": "41", "recovered": True, "online": ["ana", "joao"], "token": "tok",
+        "read": "40", "unread": 1,
     }
     empty = welcome_frame(user="joao", session="s", epoch="e", last=None,
-                          recovered=False, online=[], token="t")
+                          recovered=False, online=[], token="t", read=None, unread=0)
     assert json.loads(empty)["last"] is None
+    assert json.loads(empty)["read"] is None and json.loads(empty)["unread"] == 0
+
+
+def test_read_and_typing_frames() -> None:
+    assert json.loads(read_frame("42")) == {"type": "read", "id": "42"}
+    assert json.loads(typing_frame("ana")) == {"type": "typing", "user": "ana"}
+    assert json.loads(typing_frame("ana", "joao")) == {
+        "type": "typing", "user": "ana", "to": "joao",
+    }
 
 
 def test_presence_and_users_frames() -> None:
@@ -456,7 +487,8 @@ def test_history_frame() -> None:
 def test_help_frame_lists_every_command() -> None:
     decoded = json.loads(help_frame("x"))
     assert decoded == {"type": "help", "text": HELP_TEXT, "ref": "x"}
-    for word in ("/msg", "/who", "/help", "/logout", '"type":"send"', '"type":"history"'):
+    for word in ("/msg", "/who", "/help", "/logout", '"type":"send"', '"type":"history"',
+                 '"type":"read"', '"type":"typing"'):
         assert word in HELP_TEXT
     assert '"type":"help"' not in HELP_TEXT  # not a client frame of PROTOCOL.md
     assert "ref" not in json.loads(help_frame())

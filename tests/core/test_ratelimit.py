@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wschat.core.ratelimit import DEFAULT_BURST, DEFAULT_RATE, FailureLimiter, TokenBucket
+from wschat.core.ratelimit import (
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    FailureLimiter,
+    Throttle,
+    TokenBucket,
+)
 
 # --------------------------------------------------------------------------- TokenBucket
 
@@ -177,3 +184,47 @@ def test_blocked_matches_counting_recent_failures(
             assert limiter.blocked(probe, now) is (len(recent) >= max_failures)
         limiter.record_failure(key, now)
         history.append((key, now))
+
+
+# --------------------------------------------------------------------------- Throttle (typing)
+
+
+def test_throttle_passes_one_per_interval_per_key() -> None:
+    throttle = Throttle(1.0)
+    assert throttle.allow("ana", 10.0)
+    assert not throttle.allow("ana", 10.5)
+    assert throttle.allow("bob", 10.5)  # keys are apart
+    assert not throttle.allow("ana", 10.99)
+    assert throttle.allow("ana", 11.0)  # dropped ones did not push the window
+
+
+def test_throttle_forget_and_pruning_bound_memory() -> None:
+    throttle = Throttle(1.0)
+    for i in range(100):
+        assert throttle.allow(i, 5.0)
+    assert len(throttle) == 100
+    throttle.forget(3)
+    assert throttle.allow(3, 5.1)
+    assert throttle.allow("late", 7.0)  # prunes every key older than the interval
+    assert len(throttle) == 1
+
+
+def test_throttle_clock_going_back_drops() -> None:
+    throttle = Throttle(1.0)
+    assert throttle.allow("ana", 10.0)
+    assert not throttle.allow("ana", 9.0)
+
+
+@pytest.mark.parametrize("interval", [0.0, -1.0, math.inf, math.nan])
+def test_bad_throttle_interval(interval: float) -> None:
+    with pytest.raises(ValueError):
+        Throttle(interval)
+
+
+@given(st.lists(st.floats(0, 100, allow_nan=False), max_size=60))
+def test_throttle_never_passes_two_within_an_interval(times: list[float]) -> None:
+    throttle = Throttle(1.0)
+    passed = [now for now in sorted(times) if throttle.allow("ana", now)]
+    assert all(b - a >= 1.0 - 1e-6 for a, b in itertools.pairwise(passed))
+    if times:
+        assert passed and passed[0] == min(times)

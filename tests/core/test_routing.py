@@ -11,7 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from wschat.core.model import Entry
 from wschat.core.names import name_key
-from wschat.core.routing import Roster, targets
+from wschat.core.routing import Roster, read_targets, targets, typing_targets
 
 
 def public(sender: str) -> Entry:
@@ -96,6 +96,18 @@ def test_targets_public_private_and_self() -> None:
     assert sorted(targets(private("ana", "ana"), presence)) == ["a1", "a2"]  # once each
     assert sorted(targets(private("ana", "carlos"), presence)) == ["a1", "a2"]  # offline
     assert targets(private("zed", "carlos"), presence) == []
+
+
+def test_typing_targets_public_private_and_self() -> None:
+    roster: Roster[str] = Roster()
+    for user, session in [("ana", "a1"), ("ana", "a2"), ("bob", "b1"), ("Cid", "c1")]:
+        roster.open(user, session)
+    assert sorted(typing_targets("ana", None, roster)) == ["b1", "c1"]  # never ana's own
+    assert typing_targets("ANA", "cid", roster) == ["c1"]  # the recipient's alone
+    assert typing_targets("ana", "Ana", roster) == []  # to oneself: nobody
+    assert typing_targets("ana", "dan", roster) == []  # recipient offline
+    assert sorted(read_targets("Ana", roster)) == ["a1", "a2"]  # every session of the user
+    assert read_targets("dan", roster) == []
 
 
 def test_targets_is_a_snapshot() -> None:

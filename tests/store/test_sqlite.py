@@ -15,7 +15,7 @@ import pytest
 
 from wschat.core.model import Draft
 from wschat.store import SQLiteStore, StoreError
-from wschat.store.sqlite import _AFTER, _DOWN, SCHEMA_VERSION
+from wschat.store.sqlite import _AFTER, _DOWN, _UNREAD, SCHEMA_VERSION
 
 T0 = 1_764_090_000.0
 
@@ -230,6 +230,50 @@ async def test_visibility_queries_use_indexes_not_scans(
     reads = [step for step in plan if "messages" in step]
     assert len(reads) == 3
     assert all(step.startswith("SEARCH messages USING INDEX") for step in reads), plan
+
+
+async def test_unread_count_reads_only_the_covering_index(tmp_path: Path) -> None:
+    """welcome.unread must not scan the log: two range searches on one index, no table rows."""
+    async with SQLiteStore(tmp_path / "chat.db") as store:
+        assert store._conn is not None
+        users = [f"user{i}" for i in range(30)]
+        await store.append(
+            [draft(users[i % 30], None if i % 3 else users[i * 7 % 30]) for i in range(1000)]
+        )
+        store._conn.execute("ANALYZE")
+        params = {"user": "user1", "low": 10, "high": 900, "cap": 10_000}
+        plan = [str(row[3]) for row in store._conn.execute("EXPLAIN QUERY PLAN " + _UNREAD, params)]
+    reads = [step for step in plan if "messages" in step]
+    assert len(reads) == 2
+    assert all(
+        step.startswith("SEARCH messages USING COVERING INDEX messages_to_sender") for step in reads
+    ), plan
+
+
+async def test_an_older_schema_1_file_gains_read_positions(tmp_path: Path) -> None:
+    """A file made before read positions (no ``reads``, the old two-column index) is upgraded
+    in place at open, keeping its log."""
+    path = tmp_path / "old.db"
+    async with SQLiteStore(path) as store:
+        [result] = await store.append([draft("bob")])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE reads")
+    conn.execute("DROP INDEX messages_to_sender")
+    conn.execute("CREATE INDEX messages_to ON messages (to_key, id)")
+    conn.commit()
+    conn.close()
+    async with SQLiteStore(path) as again:
+        assert await again.get(result.entry.id) == result.entry
+        assert await again.unread("ana", None, None, 10) == 1
+        assert await again.set_read("ana", result.entry.id)
+        assert again._conn is not None
+        indexes = {
+            str(row[0])
+            for row in again._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    assert "messages_to_sender" in indexes and "messages_to" not in indexes
+    async with SQLiteStore(path) as third:
+        assert await third.read_position("ana") == result.entry.id
 
 
 async def test_checkpoints_happen_in_the_background_not_in_commits(

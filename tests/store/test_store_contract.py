@@ -279,6 +279,88 @@ async def test_pruning_old_refs_keeps_refs_inside_window(store: Store) -> None:
     assert late.created is True
 
 
+# -- read positions -----------------------------------------------------------------------
+
+
+async def test_read_position_is_none_until_set(store: Store) -> None:
+    await append_all(store, draft("ana"))
+    assert await store.read_position("ana") is None
+
+
+async def test_read_position_moves_forward_only(store: Store) -> None:
+    first, second, third = await append_all(store, draft("ana"), draft("bob"), draft("ana"))
+    assert await store.set_read("Ana", second) is True
+    assert await store.read_position("ana") == second
+    assert await store.set_read("ana", second) is False  # equal: nothing changes
+    assert await store.set_read("ana", first) is False  # older: nothing changes
+    assert await store.read_position("ANA") == second
+    assert await store.set_read("ana", third) is True
+    assert await store.read_position("ana") == third
+    assert await store.read_position("bob") is None  # one position per user
+
+
+async def test_read_position_compares_in_log_order_past_nine(store: Store) -> None:
+    positions = await append_all(store, *[draft("ana", text=f"m{i}") for i in range(12)])
+    assert await store.set_read("ana", positions[10]) is True  # "11" (or a stream id)
+    assert await store.set_read("ana", positions[8]) is False  # "9" > "11" as strings only
+    assert await store.read_position("ana") == positions[10]
+
+
+async def test_racing_read_positions_keep_the_latest(store: Store) -> None:
+    positions = await append_all(store, *[draft("bob", text=f"m{i}") for i in range(8)])
+    await asyncio.gather(*(store.set_read("ana", one) for one in reversed(positions)))
+    assert await store.read_position("ana") == positions[-1]
+
+
+async def test_set_read_refuses_a_malformed_id(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.set_read("ana", "not-an-id")
+    assert await store.read_position("ana") is None
+
+
+async def test_read_position_survives_reopening(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    for kind in ("sqlite", "redis"):
+        one = make_store(kind, tmp_path, request)
+        await one.open()
+        [first] = await append_all(one, draft("bob"))
+        assert await one.set_read("ana", first)
+        await one.close()
+        again = make_store(kind, tmp_path, request)
+        if isinstance(one, RedisStore) and isinstance(again, RedisStore):
+            again.prefix = one.prefix  # the same keys, read by a new connection
+        await again.open()
+        assert await again.read_position("ana") == first, kind
+        await again.close()
+
+
+async def test_unread_counts_visible_messages_of_others(store: Store) -> None:
+    """1 public by ana, 2 bob->ana, 3 public by bob, 4 bob->cid, 5 ana->ana, 6 cid->Ana."""
+    positions = await append_all(
+        store,
+        draft("ana"),
+        draft("bob", "ana"),
+        draft("bob"),
+        draft("bob", "cid"),
+        draft("ana", "ana"),
+        draft("cid", "Ana"),
+    )
+    assert await store.unread("ana", None, None, 100) == 3  # 2, 3, 6
+    assert await store.unread("ana", positions[1], None, 100) == 2  # 3, 6
+    assert await store.unread("ana", positions[2], positions[4], 100) == 0
+    assert await store.unread("ana", None, None, 2) == 2  # capped
+    assert await store.unread("ana", None, None, 0) == 0
+    assert await store.unread("cid", None, None, 100) == 3  # 1, 3, 4
+    assert await store.unread("ANA", positions[5], None, 100) == 0
+    assert await store.unread("dan", None, None, 100) == 2  # never registered: publics
+
+
+async def test_unread_on_an_empty_log_is_zero(store: Store) -> None:
+    assert await store.unread("ana", None, None, 10) == 0
+    assert await store.unread("ana", None, await store.head(), 10) == 0
+
+
 # -- visibility ---------------------------------------------------------------------------
 
 
@@ -542,6 +624,14 @@ async def check_against_model(store: Store, batches: list[list[Draft]], n: int, 
                 break
             before = page[0].id
         assert pages == visible
+        # unread: visible, not sent by the user, after a position, capped
+        for start_id in [None, *ids(model)]:
+            low = (0, -1) if start_id is None else log_order(start_id)
+            unread = [
+                e for e in visible if e.sender_key != user and log_order(e.id) > low
+            ]
+            assert await store.unread(user, start_id, None, 1000) == len(unread)
+            assert await store.unread(user, start_id, None, limit) == min(len(unread), limit)
     await store.close()
 
 

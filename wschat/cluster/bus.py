@@ -16,6 +16,12 @@ node's :class:`~wschat.server.bus.Bus`:
   and every node's tail delivers it to its sessions. ``welcome.online`` is read in the same
   script that registers the session, with the id of the newest presence event it reflects
   (``Joined.floor``): the server skips buffered events up to it, so none comes twice.
+- **Read positions and typing** travel on the presence stream too (field ``ev``), so every
+  node's tail hands them to its sessions. Typing is never in the log: its stream item is a
+  transport, trimmed with the presence events, and never read for history or replay. The
+  server passes at most one typing notice per user per second *per process*; the ``typing``
+  op adds the bound of the whole cluster (a ``SET NX PX`` key per user), so at most one per
+  user per second is passed on whichever nodes the user's tabs are on.
 - **Dead nodes.** Every node renews ``node:NODE`` (a key with a TTL) every ``node_ttl / 3``
   seconds and sweeps: a node whose key expired (killed, frozen, cut off) has its sessions
   removed by one script, whose offline events thus go out exactly once whoever runs it.
@@ -40,7 +46,7 @@ from redis.exceptions import RedisError
 
 from wschat.cluster.scripts import PRESENCE
 from wschat.cluster.store import RedisStore, entry_from_stream
-from wschat.core.defaults import NODE_TTL
+from wschat.core.defaults import NODE_TTL, TYPING_INTERVAL
 from wschat.core.model import Entry, log_order
 from wschat.server.bus import Joined, Sink
 from wschat.store.base import StoreError
@@ -212,6 +218,13 @@ class RedisBus:
                 last, floor, _SYNC_TIMEOUT, self._log_pos, self._presence_pos,
             )
 
+    async def read_moved(self, user: str, key: str, entry_id: str) -> None:
+        await self._run("announcing a read position", self._call("read", user, key, entry_id))
+
+    async def typing(self, user: str, key: str, to: str | None) -> None:
+        interval_ms = int(TYPING_INTERVAL * 1000)
+        await self._run("announcing typing", self._call("typing", user, key, to or "", interval_ms))
+
     # ------------------------------------------------------------------ the tail
 
     async def _tail(self) -> None:
@@ -254,7 +267,7 @@ class RedisBus:
             self._presence_pos = entry_id
             if sink is not None:
                 try:
-                    sink.presence_changed(fields["u"], fields["on"] == "1", entry_id)
+                    _event(sink, entry_id, fields)
                 except Exception:
                     log.exception("could not deliver stream item %s", entry_id)
         self._deliver(run)
@@ -305,6 +318,18 @@ class RedisBus:
             if dead:
                 log.warning("swept %d dead node(s): their users are offline", dead)
             await asyncio.sleep(period)
+
+
+def _event(sink: Sink, entry_id: str, fields: dict[str, str]) -> None:
+    """Hand one item of the presence stream to the sink: a presence change, a read position
+    or a typing notice (field ``ev``)."""
+    kind = fields.get("ev")
+    if kind == "read":
+        sink.read_changed(fields["u"], fields["id"])
+    elif kind == "typing":
+        sink.typing(fields["u"], fields.get("t"))
+    else:
+        sink.presence_changed(fields["u"], fields["on"] == "1", entry_id)
 
 
 async def _retrying(

@@ -2,14 +2,14 @@
 
 :data:`LUA_LIB` holds the helpers that more than one script needs (the store-and-forward
 marks kept when a user comes online or goes away); :data:`APPEND` is the store's group
-commit, :data:`AWAY` its offline mark, :data:`PRESENCE` the bus's presence and node
-bookkeeping. No I/O here: :mod:`wschat.cluster.store` and :mod:`wschat.cluster.bus` register
+commit, :data:`AWAY` its offline mark, :data:`SET_READ` and :data:`UNREAD` its read positions,
+:data:`PRESENCE` the bus's presence, read and typing events and node bookkeeping. No I/O here: :mod:`wschat.cluster.store` and :mod:`wschat.cluster.bus` register
 and call them.
 """
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "AWAY", "LUA_LIB", "PRESENCE"]
+__all__ = ["APPEND", "AWAY", "LUA_LIB", "PRESENCE", "SET_READ", "UNREAD"]
 
 #: Lua shared by the scripts: the head of the log and the away marks (store-and-forward).
 LUA_LIB = """
@@ -75,14 +75,67 @@ end
 return out
 """
 
+# ARGV: prefix, user key, entry id. Moves the user's read position (hash ``reads``) to the
+# id if it is later in the log than the stored one; returns 1 if it moved, 0 if not. Ids are
+# compared part by part as decimal strings (length first), exact for any 64-bit part.
+SET_READ = """
+local function part_less(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local function id_less(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  if ams ~= bms then return part_less(ams, bms) end
+  return part_less(aseq, bseq)
+end
+local reads = ARGV[1] .. 'reads'
+local current = redis.call('HGET', reads, ARGV[2])
+if current and not id_less(current, ARGV[3]) then return 0 end
+redis.call('HSET', reads, ARGV[2], ARGV[3])
+return 1
+"""
+
+# ARGV: prefix, user key, start ('-' or '(' .. id), stop ('+' or an id), cap, chunk.
+# Counts the log entries in the range that the user can see and did not send (public ones
+# from others, private ones to the user from others), walking the stream in chunks inside
+# Redis and stopping at ``cap``. Names are ASCII, so string.lower gives their keys.
+UNREAD = """
+local log, user = ARGV[1] .. 'log', ARGV[2]
+local start, stop = ARGV[3], ARGV[4]
+local cap, chunk = tonumber(ARGV[5]), tonumber(ARGV[6])
+local count = 0
+while count < cap do
+  local batch = redis.call('XRANGE', log, start, stop, 'COUNT', chunk)
+  for _, item in ipairs(batch) do
+    local fields = item[2]
+    local sender, to = nil, nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 's' then sender = string.lower(fields[i + 1])
+      elseif fields[i] == 't' then to = string.lower(fields[i + 1]) end
+    end
+    if sender ~= user and (to == nil or to == user) then
+      count = count + 1
+      if count >= cap then return count end
+    end
+  end
+  if #batch < chunk then break end
+  start = '(' .. batch[#batch][1]
+end
+return count
+"""
+
 AWAY = LUA_LIB + """
 if ARGV[2] == 'off' then went_offline(ARGV[1], ARGV[3]) else came_online(ARGV[1], ARGV[3]) end
 return 1
 """
 
 # ARGV: prefix, node id, op, then op's arguments. Presence events: fields u (name), k (key),
-# on ('1' or '0'). Replies: join -> {floor, key1, name1, ...}; beat -> 1 if the node's key
-# existed; sweep -> number of dead nodes removed; others -> 1.
+# on ('1' or '0'). Read and typing events share the stream, told apart by field ev: 'read'
+# (u, k, id) and 'typing' (u, k, t = the recipient's name or absent). Replies: join ->
+# {floor, key1, name1, ...}; beat -> 1 if the node's key existed; sweep -> number of dead
+# nodes removed; typing -> 1 if passed on, 0 if another typing of the user passed within the
+# interval (key typing:KEY, SET NX PX: the bound of the whole cluster); others -> 1.
 PRESENCE = LUA_LIB + """
 local p, node, op = ARGV[1], ARGV[2], ARGV[3]
 local maxlen = ARGV[4]
@@ -156,6 +209,24 @@ elseif op == 'sweep' then
     end
   end
   return dead
+elseif op == 'read' then
+  -- ARGV[5..7]: name, key, id
+  redis.call('XADD', p .. 'presence', 'MAXLEN', '~', maxlen, '*',
+    'ev', 'read', 'u', ARGV[5], 'k', ARGV[6], 'id', ARGV[7])
+  return 1
+elseif op == 'typing' then
+  -- ARGV[5..8]: name, key, to ('' = everyone), interval in ms
+  if not redis.call('SET', p .. 'typing:' .. ARGV[6], '1', 'NX', 'PX', ARGV[8]) then
+    return 0
+  end
+  if ARGV[7] == '' then
+    redis.call('XADD', p .. 'presence', 'MAXLEN', '~', maxlen, '*',
+      'ev', 'typing', 'u', ARGV[5], 'k', ARGV[6])
+  else
+    redis.call('XADD', p .. 'presence', 'MAXLEN', '~', maxlen, '*',
+      'ev', 'typing', 'u', ARGV[5], 'k', ARGV[6], 't', ARGV[7])
+  end
+  return 1
 elseif op == 'bye' then
   local have = redis.call('HGETALL', p .. 'node-sessions:' .. node)
   for i = 1, #have, 2 do remove(node, have[i], have[i + 1]) end

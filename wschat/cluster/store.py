@@ -15,6 +15,7 @@ Keys, all under ``prefix`` (default ``wschat:``):
 ``tokens``, ``token-exp``  hash: token hash -> ``"user_key expires_at"``; zset for pruning
 ``ref:KEY:REF``            ``"id ts"`` of the entry a ref was accepted for (expires in 20 min)
 ``away:KEY``               hash ``s``/``e``: the user's last away period (stream ids)
+``reads``                  hash: user key -> read position (a stream id)
 =========================  ==============================================================
 
 Ids are stream ids, ``"<ms>-<seq>"``, given by Redis at ``XADD``; compare them with
@@ -25,7 +26,11 @@ Retention: ``maxlen`` entries (approximate trimming, default 1,000,000) and/or `
 seconds. A resume from a trimmed id gets history instead (:meth:`RedisStore.after` is None).
 
 Reads filter visibility in Python over chunked ``XRANGE``/``XREVRANGE`` calls: a read costs about
-the entries it skips (other users' private messages) plus what it returns. Durability is Redis':
+the entries it skips (other users' private messages) plus what it returns. Unread counts walk
+the stream inside Redis (one Lua script, no round trip per chunk) from the read position and
+stop at the cap: they cost the entries counted (at most 10,000) plus those skipped on the way
+(other users' private messages and the user's own), never the part of the log before the read
+position. Durability is Redis':
 run it with ``appendonly yes`` (what :class:`wschat.teaching.redis_server.RedisServer` does) so that an
 acknowledged id survives a restart of Redis.
 """
@@ -42,7 +47,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from wschat.cluster.scripts import APPEND, AWAY
+from wschat.cluster.scripts import APPEND, AWAY, SET_READ, UNREAD
 from wschat.core.credentials import new_epoch
 from wschat.core.defaults import REDIS_MAXLEN, REDIS_PREFIX
 from wschat.core.model import Draft, Entry
@@ -75,6 +80,8 @@ _MAX_PART = 2**64 - 1
 _STREAM_ID = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
 #: Entries fetched per round trip when a read walks the stream.
 _CHUNK = 512
+#: Entries per XRANGE inside the unread-count script.
+_UNREAD_CHUNK = 1000
 
 def parse_stream_id(entry_id: object) -> tuple[int, int] | None:
     """``(ms, seq)`` of a stream id in its canonical spelling (``"1764090000123-0"``), else None.
@@ -161,6 +168,8 @@ class RedisStore(OpenClose):
         self._tokens_pruned = float("-inf")
         self._append_script: Any = None
         self._away_script: Any = None
+        self._set_read_script: Any = None
+        self._unread_script: Any = None
 
     # -- connections -------------------------------------------------------------------------
 
@@ -225,6 +234,8 @@ class RedisStore(OpenClose):
         self.epoch = str(epoch)
         self._append_script = client.register_script(APPEND)
         self._away_script = client.register_script(AWAY)
+        self._set_read_script = client.register_script(SET_READ)
+        self._unread_script = client.register_script(UNREAD)
         self._redis = client
 
     async def close(self) -> None:
@@ -438,6 +449,41 @@ class RedisStore(OpenClose):
             if entry.to_key == key and entry.sender_key != key:
                 found.append(entry)
         return found
+
+
+    # -- read positions ---------------------------------------------------------------------
+
+    async def read_position(self, user_key: str) -> str | None:
+        raw = await self._do(
+            "reading a read position", self.redis.hget(self.key("reads"), name_key(user_key))
+        )
+        return None if raw is None else str(raw)
+
+    async def set_read(self, user_key: str, entry_id: str) -> bool:
+        if parse_stream_id(entry_id) is None:
+            raise ValueError(f"not a log id: {entry_id!r}")
+        moved = await self._do(
+            "saving a read position",
+            self._set_read_script(
+                args=[self.prefix, name_key(user_key), entry_id], client=self.redis
+            ),
+        )
+        return int(moved) == 1
+
+    async def unread(self, user_key: str, after: str | None, upto: str | None, cap: int) -> int:
+        if cap <= 0:
+            return 0
+        if after is None:
+            start = "-"
+        elif parse_stream_id(after) is None:
+            raise ValueError(f"after is not a log id: {after!r}")
+        else:
+            start = "(" + after
+        args = [self.prefix, name_key(user_key), start, _upper(upto), cap, _UNREAD_CHUNK]
+        count = await self._do(
+            "counting unread messages", self._unread_script(args=args, client=self.redis)
+        )
+        return min(int(count), cap)
 
 
 def _order(entry_id: str) -> tuple[int, int]:

@@ -30,6 +30,8 @@ __all__ = [
     "REPLICA_PORT",
     "SLOW_CLOSE_TIMEOUT",
     "TOKEN_TTL",
+    "TYPING_INTERVAL",
+    "UNREAD_CAP",
     "WS_PATH",
 ]
 
@@ -47,6 +49,10 @@ RATE_LIMIT: Final = 50.0
 BURST_PER_RATE: Final = 2.0
 #: Messages a new login gets (plus the privates stored for it).
 HISTORY: Final = 50
+#: Most unread messages ``welcome.unread`` counts (a client shows more as 10,000+).
+UNREAD_CAP: Final = 10_000
+#: Seconds between two ``typing`` notices of one user that the server passes on.
+TYPING_INTERVAL: Final = 1.0
 #: Most missed messages a resume replays; past it, a new login's history.
 MAX_REPLAY: Final = 10_000
 #: Bytes waiting for a client that does not read before it is closed with 4008.

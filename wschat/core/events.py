@@ -25,9 +25,11 @@ __all__ = [
     "HistoryRequest",
     "Login",
     "Logout",
+    "ReadMark",
     "Rejected",
     "Resume",
     "Send",
+    "Typing",
     "WhoRequest",
     "already_logged_in",
     "check_password",
@@ -125,6 +127,27 @@ class Logout:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadMark:
+    """``read``: this user has read up to message ``id`` (a UTF-8 safe string, not yet
+    checked against the log: the server refuses an id the user cannot see)."""
+
+    id: str
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """``typing``: the user is typing, to everyone (``to`` None) or to one user.
+
+    ``to`` is a valid name as the client wrote it; the server checks that it is registered.
+    Ephemeral: never stored, never replayed, no id.
+    """
+
+    to: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """A frame that broke a rule: send ``error_frame(code, detail, ref)`` back.
 
@@ -140,7 +163,17 @@ class Rejected:
     from_login: bool = False
 
 
-ClientEvent = Login | Send | WhoRequest | HelpRequest | HistoryRequest | Logout | Rejected
+ClientEvent = (
+    Login
+    | Send
+    | WhoRequest
+    | HelpRequest
+    | HistoryRequest
+    | Logout
+    | ReadMark
+    | Typing
+    | Rejected
+)
 
 
 # --------------------------------------------------------------------------- shared checks

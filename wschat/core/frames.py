@@ -18,7 +18,9 @@ __all__ = [
     "history_frame",
     "message_frame",
     "presence_frame",
+    "read_frame",
     "rejected_frame",
+    "typing_frame",
     "users_frame",
     "welcome_frame",
 ]
@@ -41,6 +43,8 @@ Em JSON:
   {"type":"send","text":"oi","to":"NOME"}
   {"type":"who"}   {"type":"logout"}
   {"type":"history","before":"ID","limit":50}
+  {"type":"read","id":"ID"}   marca como lidas as mensagens até ID (em todas as suas abas)
+  {"type":"typing"}   {"type":"typing","to":"NOME"}   "estou digitando" (no máximo 1 por segundo)
 "ref" (opcional, até 64 caracteres) volta só para você, na mensagem ou no erro.
 Reenviar um "send" com o mesmo "ref" (por exemplo, depois de reconectar) não duplica:
 se ele já foi aceito, a mensagem original volta para você."""
@@ -96,8 +100,11 @@ def welcome_frame(
     recovered: bool,
     online: Sequence[str],
     token: str,
+    read: str | None,
+    unread: int,
 ) -> str:
-    """The ``welcome`` frame that answers a successful login."""
+    """The ``welcome`` frame that answers a successful login (``read``: the user's read
+    position, ``unread``: visible messages from others after it, up to ``last``, capped)."""
     return _ENCODER.encode(
         {
             "type": "welcome",
@@ -108,6 +115,8 @@ def welcome_frame(
             "recovered": recovered,
             "online": list(online),
             "token": token,
+            "read": read,
+            "unread": unread,
         }
     )
 
@@ -115,6 +124,20 @@ def welcome_frame(
 def presence_frame(user: str, online: bool) -> str:
     """A ``presence`` frame: ``user``'s first session opened (True) or last one closed."""
     return _ENCODER.encode({"type": "presence", "user": user, "online": online})
+
+
+def read_frame(entry_id: str) -> str:
+    """A ``read`` frame: the user's read position moved to ``entry_id`` (to every session of
+    that user)."""
+    return _ENCODER.encode({"type": "read", "id": entry_id})
+
+
+def typing_frame(user: str, to: str | None = None) -> str:
+    """A ``typing`` frame: ``user`` is typing, to everyone (``to`` None) or to ``to`` alone."""
+    frame: dict[str, object] = {"type": "typing", "user": user}
+    if to is not None:
+        frame["to"] = to
+    return _ENCODER.encode(frame)
 
 
 def users_frame(online: Sequence[str], ref: str | None = None) -> str:

@@ -35,9 +35,11 @@ from .events import (
     HistoryRequest,
     Login,
     Logout,
+    ReadMark,
     Rejected,
     Resume,
     Send,
+    Typing,
     WhoRequest,
     check_password,
     check_text,
@@ -88,7 +90,7 @@ _DECODER: Final = json.JSONDecoder(
 _JSON_SPACE: Final = " \t\n\r"
 
 #: The client frames of PROTOCOL.md. There is no JSON help frame: help is the command ``/help``.
-_TYPES: Final = "login, send, who, history, logout"
+_TYPES: Final = "login, send, who, history, logout, read, typing"
 
 
 def parse_frame(text: str) -> ClientEvent:
@@ -146,6 +148,10 @@ def _parse_object(obj: dict[str, object]) -> ClientEvent:
         return _parse_history(obj, ref)
     if kind == "logout":
         return Logout(ref)
+    if kind == "read":
+        return _parse_read(obj, ref)
+    if kind == "typing":
+        return _parse_typing(obj, ref)
     detail = f"tipo desconhecido: '{shown(kind)}'; tipos: {_TYPES} (ajuda: envie o texto /help)"
     return Rejected(INVALID, detail, ref)
 
@@ -232,3 +238,25 @@ def _parse_history(obj: dict[str, object], ref: str | None) -> HistoryRequest | 
     return HistoryRequest(before, limit, ref)
 
 
+
+
+def _parse_read(obj: dict[str, object], ref: str | None) -> ReadMark | Rejected:
+    """``{"type": "read", "id": ID}``: ``id`` must be a UTF-8 safe string (the server checks
+    that it names a message the user can see)."""
+    entry_id = obj.get("id")
+    if not (isinstance(entry_id, str) and entry_id and is_utf8_safe(entry_id)):
+        return Rejected(INVALID, '"id" deve ser o id (texto) de uma mensagem', ref)
+    return ReadMark(entry_id, ref)
+
+
+def _parse_typing(obj: dict[str, object], ref: str | None) -> Typing | Rejected:
+    """``{"type": "typing"}`` or ``{"type": "typing", "to": NAME}``; an invalid name is
+    ``unknown_user`` (like a ``send``), a ``to`` that is not a string ``invalid_message``."""
+    to = obj.get("to")
+    if to is None:
+        return Typing(None, ref)
+    if not isinstance(to, str):
+        return Rejected(INVALID, '"to" deve ser um nome (texto) ou null', ref)
+    if not is_valid_name(to):
+        return unknown_user(to, ref)
+    return Typing(to, ref)

@@ -1,4 +1,5 @@
-"""Rate limits: a token bucket for sends, a failure counter for logins. No I/O, no clock.
+"""Rate limits: a token bucket for sends, a failure counter for logins, a throttle for typing
+notices. No I/O, no clock.
 
 Time is always passed in (``now``, in seconds, from a monotonic clock such as
 ``time.monotonic()``), so tests and the server decide what time it is.
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_BURST",
     "DEFAULT_RATE",
     "FailureLimiter",
+    "Throttle",
     "TokenBucket",
 ]
 
@@ -140,3 +142,54 @@ class FailureLimiter:
     def __len__(self) -> int:
         """The number of keys remembered."""
         return len(self._failures)
+
+
+class Throttle:
+    """Pass at most one event per key every ``interval`` seconds; drop the rest.
+
+    For ``typing`` notices (PROTOCOL.md: at most one per user per second is passed on): the
+    first event of a key passes, and the next one passes only ``interval`` seconds or more
+    after the last one that passed. Dropped events do not push the window forward, so a user
+    who types steadily gets one notice per ``interval``, not none.
+
+    Memory is bounded by the keys active in the last ``interval``: :meth:`allow` forgets the
+    keys whose last passed event is older than that, once per ``interval``, and
+    :meth:`forget` drops one key at once (its user went offline).
+    """
+
+    __slots__ = ("_last", "_pruned", "interval")
+
+    def __init__(self, interval: float) -> None:
+        if not (math.isfinite(interval) and interval > 0):
+            raise ValueError(f"interval must be a finite number > 0, not {interval!r}")
+        self.interval = interval
+        self._last: dict[Hashable, float] = {}
+        self._pruned = float("-inf")
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        """True if an event of ``key`` at ``now`` may pass (and count it), False to drop it.
+
+        A clock that goes back (it should not) drops until it has passed the last event again.
+        """
+        self._prune(now)
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval - _EPSILON:
+            return False
+        self._last[key] = now
+        return True
+
+    def forget(self, key: Hashable) -> None:
+        """Forget ``key``: its next event passes."""
+        self._last.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        if now - self._pruned < self.interval:
+            return
+        self._pruned = now
+        horizon = now - self.interval
+        for key in [k for k, last in self._last.items() if last <= horizon]:
+            del self._last[key]
+
+    def __len__(self) -> int:
+        """The number of keys remembered."""
+        return len(self._last)

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from wschat.core.model import Entry
 from wschat.core.names import name_key
 
-__all__ = ["Roster", "targets"]
+__all__ = ["Roster", "read_targets", "targets", "typing_targets"]
 
 S = TypeVar("S", bound=Hashable)
 
@@ -142,3 +142,25 @@ def targets(entry: Entry, roster: Roster[S]) -> list[S]:
     if recipient != sender:
         result.extend(roster.sessions_of(recipient))
     return result
+
+
+def typing_targets(sender: str, to: str | None, roster: Roster[S]) -> list[S]:
+    """The open sessions that get a ``typing`` notice of ``sender`` (a name), each once.
+
+    Without ``to``: the sessions of every other online user. With ``to``: the sessions of that
+    user alone, none if it is the sender (the sender's own sessions never get their notice).
+    A new list, safe to iterate across awaits.
+    """
+    sender_key = name_key(sender)
+    if to is None:
+        return roster.others(sender_key)
+    to_key = name_key(to)
+    if to_key == sender_key:
+        return []
+    return list(roster.sessions_of(to_key))
+
+
+def read_targets(user: str, roster: Roster[S]) -> list[S]:
+    """The open sessions that get a ``read`` notice of ``user`` (a name): all of theirs and
+    nobody else's. A new list, safe to iterate across awaits."""
+    return list(roster.sessions_of(name_key(user)))

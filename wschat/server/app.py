@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from wschat.core.credentials import token_hash
+from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.errors import CloseCode, ErrorCode
 from wschat.core.events import (
     ClientEvent,
@@ -41,8 +42,10 @@ from wschat.core.events import (
     HistoryRequest,
     Login,
     Logout,
+    ReadMark,
     Rejected,
     Send,
+    Typing,
     WhoRequest,
     already_logged_in,
     unknown_user,
@@ -51,7 +54,7 @@ from wschat.core.frames import error_frame, help_frame, history_frame, rejected_
 from wschat.core.model import Draft, log_order
 from wschat.core.names import name_key
 from wschat.core.parsing import parse_frame
-from wschat.core.ratelimit import TokenBucket
+from wschat.core.ratelimit import Throttle, TokenBucket
 from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
@@ -92,6 +95,8 @@ class ChatServer:
         self.catch_up = CatchUp(store, self.bus, self.delivery, self.config, seam_hook)
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
         self._buckets: dict[str, TokenBucket] = {}
+        #: One typing notice per user per second passed on, per process (see _on_typing).
+        self._typing = Throttle(TYPING_INTERVAL)
         #: Whether Host must name this machine (DNS rebinding); the config never changes.
         self._loopback_only = is_loopback_host(self.config.host)
         self._server: Server | None = None
@@ -233,6 +238,7 @@ class ChatServer:
         last = self.delivery.unregister(session)
         if last:
             self._buckets.pop(session.key, None)
+            self._typing.forget(session.key)
         await self.bus.leave(session.user, session.key, session.sid, last)
 
     # ------------------------------------------------------------------ live
@@ -269,6 +275,10 @@ class ChatServer:
                 write(session, help_frame(ref))
             case HistoryRequest():
                 await self._on_history(session, event)
+            case ReadMark():
+                await self._on_read(session, event)
+            case Typing():
+                await self._on_typing(session, event)
             case Login(ref=ref) | Rejected(from_login=True, ref=ref):
                 write(session, rejected_frame(already_logged_in(ref)))
             case Rejected():
@@ -309,6 +319,42 @@ class ChatServer:
                 return
         entries, more = await self.store.before(session.key, request.before, request.limit)
         self.delivery.write(session, history_frame(entries, more, request.ref))
+
+    async def _on_read(self, session: Session, mark: ReadMark) -> None:
+        """Move the user's read position forward and tell all their sessions, everywhere.
+
+        Not a ``send``: no rate limit, nothing in the log. An id the user cannot see (or not
+        in the log) is ``invalid_message`` and changes nothing; an older or equal one changes
+        nothing and sends nothing.
+        """
+        entry = await self.store.get(mark.id)
+        if entry is None or not entry.visible_to(session.key):
+            self.delivery.write(session, error_frame(
+                ErrorCode.INVALID_MESSAGE,
+                "'id' não é uma mensagem que você possa ver", mark.ref))
+            return
+        if await self.store.set_read(session.key, entry.id):
+            await self.bus.read_moved(session.user, session.key, entry.id)
+
+    async def _on_typing(self, session: Session, typing: Typing) -> None:
+        """Pass a typing notice on, at most one per user per second; drop the rest silently.
+
+        The bound is kept per process, across the user's sessions on it: with several
+        processes on Redis each may pass one per second, and the Redis bus then lets one per
+        second through for the whole cluster (see :class:`wschat.cluster.RedisBus`).
+        ``to`` a name never registered is ``unknown_user`` (checked before the bound, so
+        that the error is never dropped).
+        """
+        to: str | None = None
+        if typing.to is not None:
+            account = await self.store.get_account(name_key(typing.to))
+            if account is None:
+                self.delivery.write(session, rejected_frame(unknown_user(typing.to, typing.ref)))
+                return
+            to = account.name
+        if not self._typing.allow(session.key, time.monotonic()):
+            return
+        await self.bus.typing(session.user, session.key, to)
 
     async def _writer(self) -> None:
         """Append each burst of sends in one commit, then fan the entries out."""

@@ -5,9 +5,11 @@ and presence change it is handed to its own sessions. A bus decides where those 
 
 - :class:`LocalBus` (memory and SQLite stores, one process): the server's own writer hands
   each appended entry to the sink right after the commit, and presence is the process' own.
+  So are read positions and typing notices: they go straight to the sink.
 - :class:`wschat.cluster.RedisBus` (several processes on one Redis): every process tails the
   shared stream, so entries appended by *any* process, this one included, come back through
-  the tail; presence is counted across all processes.
+  the tail; presence is counted across all processes, and read positions and typing notices
+  travel with the presence events, so that every process hands them to its sessions.
 
 Either way the server keeps the seam rule of the catch-up: register the session first (live
 items are buffered), read the log up to ``last``, then :meth:`Bus.synced` (everything up to
@@ -52,6 +54,15 @@ class Sink(Protocol):
         """Tell this process' sessions (but the user's own) that ``user`` came or went."""
         ...
 
+    def read_changed(self, user: str, entry_id: str) -> None:
+        """Tell this process' sessions of ``user`` that their read position moved to
+        ``entry_id`` (a sink ignores a position older than one it already announced)."""
+        ...
+
+    def typing(self, user: str, to: str | None) -> None:
+        """Tell this process' sessions that ``user`` is typing (to everyone, or to ``to``)."""
+        ...
+
 
 class Bus(Protocol):
     """Where entries and presence changes come from (see the module doc)."""
@@ -89,6 +100,17 @@ class Bus(Protocol):
     async def synced(self, last: str | None, floor: str | None) -> None:
         """Return once every entry up to ``last`` and presence event up to ``floor`` has been
         handed to the sink (at once for a bus that hands them over synchronously)."""
+        ...
+
+    async def read_moved(self, user: str, key: str, entry_id: str) -> None:
+        """Announce, to every process, that ``user``'s read position moved to ``entry_id``
+        (the store has already moved it). Raises StoreError."""
+        ...
+
+    async def typing(self, user: str, key: str, to: str | None) -> None:
+        """Announce, to every process, that ``user`` is typing (``to``: a registered name, as
+        spelled at registration, or None). The caller has applied its per-process bound;
+        a bus may drop more. Raises StoreError."""
         ...
 
 
@@ -137,3 +159,9 @@ class LocalBus:
 
     async def synced(self, last: str | None, floor: str | None) -> None:
         return None
+
+    async def read_moved(self, user: str, key: str, entry_id: str) -> None:
+        self.sink.read_changed(user, entry_id)
+
+    async def typing(self, user: str, key: str, to: str | None) -> None:
+        self.sink.typing(user, to)

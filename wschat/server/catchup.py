@@ -10,6 +10,7 @@ the named points in between.
 
 from __future__ import annotations
 
+from wschat.core.defaults import UNREAD_CAP
 from wschat.core.events import Resume
 from wschat.core.frames import message_frame, welcome_frame
 from wschat.core.model import Entry, log_order
@@ -45,6 +46,10 @@ class CatchUp:
         joined = await self.bus.join(session.user, session.key, session.sid, first)
         await self._hook("registered", session)
         last = await self.store.last_visible(session.key)
+        read = await self.store.read_position(session.key)
+        unread = 0
+        if last is not None:
+            unread = await self.store.unread(session.key, read, last, UNREAD_CAP)
         backlog, recovered = await self._backlog(session, resume, last)
         await self._hook("log_read", session)
         ws = session.ws
@@ -57,6 +62,8 @@ class CatchUp:
                 recovered=recovered,
                 online=joined.online,
                 token=session.token,
+                read=read,
+                unread=unread,
             )
         )
         # Never with a ref (PROTOCOL.md: a ref comes back only to the session that sent it),

@@ -21,10 +21,10 @@ from websockets.protocol import State
 
 from wschat.core.errors import CloseCode
 from wschat.core.fanout import Burst, Deferred, text_frame
-from wschat.core.frames import message_frame, presence_frame
-from wschat.core.model import Entry
+from wschat.core.frames import message_frame, presence_frame, read_frame, typing_frame
+from wschat.core.model import Entry, log_order
 from wschat.core.names import name_key
-from wschat.core.routing import Roster, targets
+from wschat.core.routing import Roster, read_targets, targets, typing_targets
 from wschat.server.config import FLUSH_CHUNK, ServerConfig
 from wschat.server.keepalive import close_within
 from wschat.server.session import Session
@@ -54,6 +54,9 @@ class Delivery:
         self.deferred: Deferred[Session] = Deferred(self._put)
         self._flush_wanted = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
+        #: The newest read position announced here per online user key, so that an older one
+        #: arriving late (two processes moving it at once) is not announced after it.
+        self._reads: dict[str, tuple[int, int]] = {}
 
     # ------------------------------------------------------------------ sessions
 
@@ -75,7 +78,10 @@ class Delivery:
         self.catching_up.discard(session)
         self.deferred.forget(session)
         self.by_sid.pop(session.sid, None)
-        return self.roster.close(session)
+        last = self.roster.close(session)
+        if last:
+            self._reads.pop(session.key, None)
+        return last
 
     # ------------------------------------------------------------------ the bus's sink
 
@@ -91,6 +97,34 @@ class Delivery:
         """A user came or went: tell the sessions of every other user here."""
         key = name_key(user)
         self.send_live(self.roster.others(key), presence_frame(user, online), event_id)
+
+    def read_changed(self, user: str, entry_id: str) -> None:
+        """``user``'s read position moved: tell every session of theirs here (those catching
+        up get it after their backlog), unless a later position was announced already."""
+        key = name_key(user)
+        try:
+            order = log_order(entry_id)
+        except ValueError:
+            log.warning("ignoring a read position that is not an id: %r", entry_id)
+            return
+        sessions = read_targets(user, self.roster)
+        if not sessions:
+            return
+        seen = self._reads.get(key)
+        if seen is not None and order <= seen:
+            return
+        self._reads[key] = order
+        self.send_live(sessions, read_frame(entry_id))
+
+    def typing(self, user: str, to: str | None) -> None:
+        """``user`` is typing: tell the sessions that PROTOCOL.md names, live ones only.
+
+        A session still catching up gets nothing: a typing notice is ephemeral, so it is
+        never held for later, which also keeps it out of every replay.
+        """
+        live = [s for s in typing_targets(user, to, self.roster) if not s.catching_up]
+        if live:
+            self.write_many(live, typing_frame(user, to))
 
     # ------------------------------------------------------------------ fan-out
 

@@ -3,7 +3,7 @@
 The store is the log. Every accepted message is appended to it and gets an id; delivery,
 replay after a reconnect, history and store-and-forward are all reads of that one log. It also
 keeps accounts, login tokens (hashes only), the refs a client sent recently (so a resend is
-published once), and when each user went away and came back.
+published once), when each user went away and came back, and each user's read position.
 
 Ids are opaque to clients. In the memory and SQLite stores they are decimal strings of an
 increasing sequence (``"1"``, ``"2"``, ...): compare them with :func:`wschat.core.model.log_order`,
@@ -229,6 +229,33 @@ class Store(Protocol):
         Also bounded by ``id <= upto``; oldest first. While the user is still marked away
         (no :meth:`came_online` since), only ``upto`` bounds the period. Empty if the user was
         never marked offline.
+        """
+        ...
+
+    # -- read positions ---------------------------------------------------------------------
+
+    async def read_position(self, user_key: str) -> str | None:
+        """The user's read position (one per user, not per session), None if never set."""
+        ...
+
+    async def set_read(self, user_key: str, entry_id: str) -> bool:
+        """Move the user's read position to ``entry_id`` if it is later in the log than the
+        current one (or there is none); True if it moved, False if it stayed.
+
+        Forward-only and atomic, across processes sharing the store too: of two calls racing,
+        the later id wins whatever the order they land in. The caller has checked that
+        ``entry_id`` is in the log and visible to the user; ValueError if it is not an id of
+        this store's form.
+        """
+        ...
+
+    async def unread(self, user_key: str, after: str | None, upto: str | None, cap: int) -> int:
+        """How many entries visible to the user and NOT sent by them have
+        ``after < id <= upto`` (``after`` None: from the start; ``upto`` None: no bound),
+        counted up to ``cap``: ``min(count, cap)``.
+
+        Never a scan of the whole log: each store answers from its indexes, reading at most
+        about ``cap`` entries (see each store for its bound).
         """
         ...
 

@@ -3,10 +3,14 @@
 Same semantics as :class:`wschat.store.sqlite.SQLiteStore`, and a new random epoch per
 instance (a new process never continues an old log). Reads walk the list from the right end
 and stop as soon as they have enough entries; fine for a notebook, not for a big log.
+Unread counts are the exception, since a login asks for one: three sorted id lists (public
+ids, each sender's public ids, each user's private ids from others) answer it with bisect,
+in O(log n) whatever the log's length.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
@@ -47,6 +51,11 @@ class MemoryStore(OpenClose):
         self._refs: dict[tuple[str, str], tuple[int, float]] = {}
         self._refs_pruned = float("-inf")
         self._away: dict[str, tuple[int, int | None]] = {}
+        self._reads: dict[str, int] = {}
+        # Ordered id lists (append-only, so sorted for free) for unread counts by bisect.
+        self._public: list[int] = []
+        self._public_by: dict[str, list[int]] = {}  # sender key -> their public ids
+        self._inbox: dict[str, list[int]] = {}  # user key -> private ids to them from others
 
     async def open(self) -> None:
         """Nothing to open; kept for the interface."""
@@ -101,12 +110,20 @@ class MemoryStore(OpenClose):
             number = len(self._entries) + 1
             entry = new_entry(str(number), draft)
             self._entries.append(entry)
+            self._index(number, sender_key, entry.to_key)
             if draft.ref is not None:
                 self._refs[(sender_key, draft.ref)] = (number, draft.ts)
             results.append(Appended(entry, True))
         if drafts:
             self._prune_refs(max(draft.ts for draft in drafts))
         return results
+
+    def _index(self, number: int, sender_key: str, to_key: str | None) -> None:
+        if to_key is None:
+            self._public.append(number)
+            self._public_by.setdefault(sender_key, []).append(number)
+        elif to_key != sender_key:
+            self._inbox.setdefault(to_key, []).append(number)
 
     def _prune_refs(self, now: float) -> None:
         # Refs older than the window can never match again; drop them once per window.
@@ -190,3 +207,37 @@ class MemoryStore(OpenClose):
             for entry in self._entries[start:stop]
             if entry.to_key == key and entry.sender_key != key
         ]
+
+    # -- read positions ---------------------------------------------------------------------
+
+    async def read_position(self, user_key: str) -> str | None:
+        number = self._reads.get(name_key(user_key))
+        return None if number is None else str(number)
+
+    async def set_read(self, user_key: str, entry_id: str) -> bool:
+        number = parse_seq_id(entry_id)
+        if number is None:
+            raise ValueError(f"not a log id: {entry_id!r}")
+        key = name_key(user_key)
+        if number <= self._reads.get(key, 0):
+            return False
+        self._reads[key] = number
+        return True
+
+    async def unread(self, user_key: str, after: str | None, upto: str | None, cap: int) -> int:
+        key = name_key(user_key)
+        low = 0 if after is None else upper_bound(after)
+        high = min(upper_bound(upto), len(self._entries))
+        if high <= low:
+            return 0
+        count = (
+            _in_range(self._public, low, high)
+            - _in_range(self._public_by.get(key, []), low, high)
+            + _in_range(self._inbox.get(key, []), low, high)
+        )
+        return min(count, max(cap, 0))
+
+
+def _in_range(ids: list[int], low: int, high: int) -> int:
+    """How many of the sorted ``ids`` have ``low < id <= high`` (two bisections)."""
+    return bisect_right(ids, high) - bisect_right(ids, low)

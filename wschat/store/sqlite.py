@@ -13,9 +13,17 @@ more than it saves. The connection is opened with ``check_same_thread=False`` an
 lock, so using the store from another thread (a notebook, a test) is safe, just not parallel.
 
 Ids are the ``INTEGER PRIMARY KEY AUTOINCREMENT`` of ``messages``: increasing, never reused.
-Visibility is answered in SQL from the indexes on ``(to_key, id)`` and ``(sender_key, id)``:
-public rows, rows to the user, rows from the user, each read newest or oldest first and merged,
-so a read touches about ``limit`` rows however long the log is.
+Visibility is answered in SQL from the indexes on ``(to_key, id, sender_key)`` and
+``(sender_key, id)``: public rows, rows to the user, rows from the user, each read newest or
+oldest first and merged, so a read touches about ``limit`` rows however long the log is.
+
+Unread counts (``welcome.unread``) are two bounded ``COUNT`` sub-selects over the first index
+alone (it covers ``sender_key``, so no table row is read): public rows, and rows to the user,
+after the read position, not from the user, each with ``LIMIT cap``. A count reads at most
+``2 * cap`` index entries plus the user's own public messages in that range, never the log.
+
+Upgrades: the ``reads`` table and the covering index came after schema 1 without changing it
+(an older wschat ignores both), so :meth:`SQLiteStore.open` adds them to an older file.
 """
 
 from __future__ import annotations
@@ -68,7 +76,7 @@ _SCHEMA = (
         " sender_key TEXT NOT NULL, to_name TEXT, to_key TEXT, text TEXT NOT NULL,"
         " ts REAL NOT NULL, ref TEXT)"
     ),
-    "CREATE INDEX messages_to ON messages (to_key, id)",
+    "CREATE INDEX messages_to_sender ON messages (to_key, id, sender_key)",
     "CREATE INDEX messages_sender ON messages (sender_key, id)",
     (
         "CREATE TABLE refs (user_key TEXT NOT NULL, ref TEXT NOT NULL, entry_id INTEGER NOT NULL,"
@@ -79,6 +87,15 @@ _SCHEMA = (
         "CREATE TABLE away (user_key TEXT PRIMARY KEY, start_id INTEGER NOT NULL,"
         " end_id INTEGER) WITHOUT ROWID"
     ),
+    "CREATE TABLE reads (user_key TEXT PRIMARY KEY, entry_id INTEGER NOT NULL) WITHOUT ROWID",
+)
+
+#: What a schema-1 file made by an older wschat lacks, added at open (each is idempotent).
+_UPGRADES = (
+    "CREATE TABLE IF NOT EXISTS reads (user_key TEXT PRIMARY KEY, entry_id INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS messages_to_sender ON messages (to_key, id, sender_key)",
+    "DROP INDEX IF EXISTS messages_to",  # a prefix of messages_to_sender: only slows writes
 )
 
 _COLUMNS = "id, sender, to_name, text, ts, ref"
@@ -103,6 +120,15 @@ def _visible(condition: str, order: str) -> str:
 
 _AFTER = _visible("id > :low AND id <= :high", "ASC")
 _DOWN = _visible("id <= :high", "DESC")
+
+_UNREAD_BRANCH = (
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE {who} AND id > :low AND id <= :high"
+    " AND sender_key != :user LIMIT :cap))"
+)
+#: Unread rows: public ones and ones to the user, not from the user, each count capped.
+_UNREAD = "SELECT " + " + ".join(
+    _UNREAD_BRANCH.format(who=who) for who in ("to_key IS NULL", "to_key = :user")
+)
 
 #: Seconds between two WAL checkpoints of the background checkpointer (file databases).
 CHECKPOINT_EVERY = 1.0
@@ -221,6 +247,8 @@ class SQLiteStore(OpenClose):
             )
         if not meta.get("epoch"):
             raise StoreError(f"database {self.path!r} has no epoch")
+        for statement in _UPGRADES:
+            conn.execute(statement)
         return str(meta["epoch"])
 
     async def close(self) -> None:
@@ -444,6 +472,42 @@ class SQLiteStore(OpenClose):
                 (key, key, start, high),
             ).fetchall()
         return [_entry(row) for row in rows]
+
+
+    # -- read positions ---------------------------------------------------------------------
+
+    async def read_position(self, user_key: str) -> str | None:
+        with self._use("reading a read position") as conn:
+            row = conn.execute(
+                "SELECT entry_id FROM reads WHERE user_key = ?", (name_key(user_key),)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_read(self, user_key: str, entry_id: str) -> bool:
+        number = parse_seq_id(entry_id)
+        if number is None:
+            raise ValueError(f"not a log id: {entry_id!r}")
+        # One statement: atomic against other processes on the same file, forward-only.
+        with self._use("saving a read position") as conn:
+            cursor = conn.execute(
+                "INSERT INTO reads (user_key, entry_id) VALUES (?, ?) ON CONFLICT (user_key)"
+                " DO UPDATE SET entry_id = excluded.entry_id"
+                " WHERE excluded.entry_id > reads.entry_id",
+                (name_key(user_key), number),
+            )
+            return cursor.rowcount > 0
+
+    async def unread(self, user_key: str, after: str | None, upto: str | None, cap: int) -> int:
+        low = 0 if after is None else upper_bound(after)
+        high = upper_bound(upto)
+        cap = max(cap, 0)
+        if high <= low or cap == 0:
+            return 0
+        with self._use("counting unread messages") as conn:
+            row = conn.execute(
+                _UNREAD, {"user": name_key(user_key), "low": low, "high": high, "cap": cap}
+            ).fetchone()
+        return min(int(row[0]), cap)
 
 
 class _Checkpointer(threading.Thread):
