@@ -18,6 +18,7 @@ CI=true that is a failure instead.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -818,7 +819,7 @@ def test_typing_shows_for_a_few_seconds_to_others_only_and_is_throttled(
         expect(page.get_by_test_id("typing")).to_have_text("ana está digitando…")
     times = [at for at, frame in frames_of(ana1, "sent", "typing") if "to" not in frame]
     assert 1 <= len(times) <= int((ended - started) // 1000) + 1, (times, started, ended)
-    assert all(b - a >= 999 for a, b in zip(times, times[1:], strict=False)), times
+    assert all(b - a >= 999 for a, b in itertools.pairwise(times)), times
     assert len(burst) > 3 * len(times)  # many keystrokes, few frames
     # The sender's own tabs show nothing (the server sends them nothing).
     expect(ana1.get_by_test_id("typing")).to_be_hidden()
@@ -904,16 +905,16 @@ def test_long_lines_wrap_at_phone_width(
         phone.close()
 
 
-def test_the_screenshot_script_draws_two_tabs(tmp_path: Path, chromium: str) -> None:
-    out = tmp_path / "duas-abas.png"
+def test_the_screenshot_script_draws_its_pictures(tmp_path: Path, chromium: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(out)],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=180,
         env={**os.environ, "WSCHAT_CHROMIUM": chromium},
     )
     assert result.returncode == 0, result.stderr
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width = int.from_bytes(data[16:20], "big")
-    height = int.from_bytes(data[20:24], "big")
-    assert width > height > 300, (width, height)  # two tabs side by side
+    for name in ("duas-abas.png", "novas-mensagens.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        assert width > height > 300, (name, width, height)  # two tabs side by side
