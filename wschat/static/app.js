@@ -5,8 +5,8 @@
 // User text is only ever put on the page with textContent, never parsed as HTML.
 //
 // Read position (v3): the "novas mensagens" divider sits above the first message from someone
-// else after a position; the title shows "(N) wschat" while N messages from others are
-// unread. While the tab is visible and focused it tells the server (`read`) that the newest
+// else after a position; while the user is away from the tab its title shows "(N) wschat",
+// N messages from others unread. While the tab is visible and focused it tells the server (`read`) that the newest
 // message shown is read: after login, on each new message, when the tab comes back. The
 // server answers every session of the user with the new position:
 // - in the other tabs the divider moves there (usually: it goes away) and the badge clears;
@@ -192,9 +192,12 @@ function renderDivider() {
   else if (anchor.previousSibling !== dividerItem) anchor.before(dividerItem);
 }
 
-/** The title's badge, and the position as the server last said (data-read, for tests). */
+/**
+ * The title's badge, only while the user is away (in view, what arrives is read at once: a
+ * badge would only flicker), and the position as the server last said (data-read, for tests).
+ */
 function renderTitle() {
-  document.title = badgeTitle(TITLE, unread);
+  document.title = badgeTitle(TITLE, watching() ? 0 : unread);
   ui.messages.dataset.read = readPos.id ?? "";
 }
 
@@ -218,9 +221,11 @@ function leftTab() {
   const seen = sent !== null && sent.rank(indexOf) > readPos.rank(indexOf) ? sent : readPos;
   divider = new Position(seen.id, seen.awaiting);
   renderDivider();
+  renderTitle();
 }
 
 function cameBack() {
+  renderTitle();
   if (watching()) scheduleRead();
 }
 
