@@ -25,7 +25,9 @@ from wschat.client.events import (
     History,
     Message,
     Presence,
+    Read,
     Reconnected,
+    Typing,
     Users,
     Welcome,
     parse_event,
@@ -516,6 +518,72 @@ async def test_drop_cuts_like_a_network_failure_and_resumes_when_released(
     assert texts(events) == ["fora"]
     assert attempts == [0]
     assert (await until(bia, is_a(Presence)))[-1] == Presence("ana", True)
+
+
+# --------------------------------------------------------------------------- read position, typing
+
+
+async def test_mark_read_syncs_every_session_and_welcome_counts_unread(
+    server: ServerThread, make: Make
+) -> None:
+    ana = await make(server.url, "ana")
+    assert (ana.read, ana.unread) == (None, 0)
+    assert ana.welcome is not None and (ana.welcome.read, ana.welcome.unread) == (None, 0)
+    tab = await make(server.url, "ana", token=ana.token)
+    bia = await make(server.url, "bia")
+    for text in ("um", "dois", "três"):
+        await bia.send(text)
+    got = [e for e in await until(ana, said("três")) if isinstance(e, Message)]
+    await until(tab, said("três"))
+    await ana.mark_read(got[1].id)
+    for client in (ana, tab):  # every session of the user, the sending one included
+        assert (await until(client, is_a(Read)))[-1] == Read(got[1].id)
+        assert client.read == got[1].id
+    await ana.mark_read(got[0].id)  # older: nothing comes back, nothing waits in the outbox
+    assert ana.unacknowledged == ()
+    later = await make(server.url, "ana", token=ana.token)
+    assert (later.read, later.unread) == (got[1].id, 1)
+    assert later.welcome is not None and later.welcome.unread == 1
+
+
+async def test_mark_read_of_an_invisible_id_is_an_error(server: ServerThread, make: Make) -> None:
+    ana = await make(server.url, "ana")
+    await ana.mark_read("424242")
+    error = (await until(ana, is_a(Error)))[-1]
+    assert isinstance(error, Error) and error.code == "invalid_message"
+    assert ana.read is None
+
+
+async def test_typing_reaches_others_and_to_one_user(server: ServerThread, make: Make) -> None:
+    ana, bia, caio = [await make(server.url, name) for name in ("ana", "bia", "caio")]
+    await ana.typing()
+    for client in (bia, caio):
+        assert (await until(client, is_a(Typing)))[-1] == Typing("ana")
+    await asyncio.sleep(1.0)  # one typing per user per second is passed on
+    await ana.typing(to="bia")
+    assert (await until(bia, is_a(Typing)))[-1] == Typing("ana", "bia")
+    await ana.typing(to="ninguem")
+    error = (await until(ana, is_a(Error)))[-1]
+    assert isinstance(error, Error) and error.code == "unknown_user"
+    await bia.send("fim")
+    # caio got no private typing: his next event after the public one is bia's message.
+    assert [type(e) for e in await until(caio, said("fim"))] == [Message]
+
+
+def test_parse_read_typing_and_v3_welcome() -> None:
+    assert parse_event('{"type":"read","id":"42"}') == Read("42")
+    assert parse_event('{"type":"typing","user":"ana"}') == Typing("ana", None)
+    assert parse_event('{"type":"typing","user":"ana","to":"bia"}') == Typing("ana", "bia")
+    assert parse_event('{"type":"read"}') is None  # malformed: skipped
+    assert parse_event('{"type":"typing","user":1}') is None
+    base = {"type": "welcome", "user": "a", "session": "s", "epoch": "e", "last": None,
+            "recovered": False, "online": [], "token": "t"}
+    old = parse_event(json.dumps(base))  # a server before v3
+    assert isinstance(old, Welcome) and (old.read, old.unread) == (None, 0)
+    new = parse_event(json.dumps({**base, "read": "7", "unread": 10_000}))
+    assert isinstance(new, Welcome) and (new.read, new.unread) == ("7", 10_000)
+    assert parse_event(json.dumps({**base, "unread": -1})) is None
+    assert parse_event(json.dumps({**base, "unread": True})) is None
 
 
 async def test_drop_without_a_connection_raises() -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chatkit import Clients, expect_silence, publish, read_backlog, recv_json
+from chatkit import Clients, expect_silence, publish, read_backlog, recv_json, send_json
 from servekit import WAIT, ServeProcess, WschatProcess, wschat_command
 
 from wschat.client.events import (
@@ -31,11 +31,13 @@ from wschat.client.events import (
     History,
     Message,
     Presence,
+    Read,
     Reconnected,
+    Typing,
     Users,
     Welcome,
 )
-from wschat.client.terminal import PASSWORD_ENV, format_event
+from wschat.client.terminal import PASSWORD_ENV, format_event, format_unread
 from wschat.server.thread import ServerThread
 
 PW = "s3nha"
@@ -146,10 +148,22 @@ WELCOME = Welcome("ana", "s-1", "e-1", "7", True, ("ana",), "tok")
         (Disconnected(1001, "going away"), "* conexão perdida (1001); reconectando…"),
         (Reconnected(WELCOME), "* reconectado (sem perdas)"),
         (Reconnected(Welcome("ana", "s-2", "e-2", None, False, (), "t")), "* reconectado (histórico recarregado)"),
+        (Typing("joao"), "* joao está digitando…"),
+        (Typing("joao", "ana"), "* joao está digitando… (para você)"),
+        (Read("7"), None),
     ],
 )
-def test_format_event(event: Event, expected: str) -> None:
+def test_format_event(event: Event, expected: str | None) -> None:
     assert format_event(event) == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(0, "* 0 mensagens não lidas"), (1, "* 1 mensagem não lida"), (42, "* 42 mensagens não lidas"),
+     (10_000, "* 10.000+ mensagens não lidas")],
+)
+def test_format_unread(count: int, expected: str) -> None:
+    assert format_unread(count) == expected
 
 
 # --------------------------------------------------------------------------- chatting
@@ -203,6 +217,29 @@ async def test_lines_commands_and_events(
                  "bob → ana (privado): psiu"):
         assert count_said(out, rest) == 1, out
     assert ana.stderr.all() == []
+
+
+async def test_shows_the_unread_count_marks_what_it_shows_as_read_and_shows_typing(
+    server: ServerThread, clients: Clients, chat: Callable[..., WschatProcess]
+) -> None:
+    tab, welcome = await clients.login(server.url, "ana", PW)  # ana's other session
+    bob, _ = await clients.login(server.url, "bob", PW)
+    assert await recv_json(tab) == {"type": "presence", "user": "bob", "online": True}
+    sent = [await publish(bob, f"m{i}") for i in range(3)]
+    for message in sent:
+        assert (await recv_json(tab))["id"] == message["id"]
+    ana = chat(server.url, "ana")
+    await line(ana, "* 3 mensagens não lidas")
+    await line(ana, said("bob: m2"))
+    # What the terminal showed is read, in every session of ana's: one notice, the newest.
+    assert await recv_json(tab) == {"type": "read", "id": sent[-1]["id"]}
+    await expect_silence(tab)
+    await send_json(bob, {"type": "typing"})
+    await line(ana, "* bob está digitando…")
+    ana.write("/quit")
+    assert await exit_status(ana) == 0
+    _, again = await clients.login(server.url, "ana", token=welcome["token"])
+    assert (again["read"], again["unread"]) == (sent[-1]["id"], 0)
 
 
 async def test_end_of_input_waits_for_what_was_sent(

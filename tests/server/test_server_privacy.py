@@ -12,7 +12,9 @@ Hypothesis draws, including everything an attacker might try from a session of t
 - ``history`` with ``before`` set to any id of the log (others' private messages included),
   an id past the end, or none, and any limit;
 - dropped connections resumed with ``resume`` pointing at another user's private message, at
-  an id the log does not have, or at another epoch; and logouts.
+  an id the log does not have, or at another epoch; and logouts;
+- ``read`` positions at any id of the log (others' private messages included, which must be
+  refused) or past its end, and ``typing`` notices, public or to any user in any case.
 
 Each example runs against its own live server (memory store, no rate limit). Sends are not
 awaited one by one, so they are in flight while later actions run. When the actions are done,
@@ -25,7 +27,11 @@ it. Then, for every connection, every frame it received is checked against the s
 - a message carries a ``ref`` only if the user sent it;
 - ``welcome.last`` is an id visible to the user;
 - no frame at all (errors and their ``detail`` included) contains the secret text of a private
-  message between two other users.
+  message between two other users;
+- a ``read`` notice or ``welcome.read`` names an id visible to the connection's user that this
+  same user marked read (a read position never reaches another user);
+- a ``typing`` notice comes from another user, and one with ``to`` names the connection's user
+  (a private typing never reaches a third user).
 """
 
 from __future__ import annotations
@@ -124,7 +130,26 @@ class Logout:
     session: int
 
 
-Action = Open | Send | History | Drop | Resume | Bounce | Logout
+@dataclass(frozen=True)
+class MarkRead:
+    """An open session marks read an id of the log (by index; often another user's private
+    message) or, with ``-1``, one past its end."""
+
+    session: int
+    which: int
+
+
+@dataclass(frozen=True)
+class TypingNotice:
+    """An open session says it is typing: to everyone (``to`` None) or to ``USERS[to]``
+    spelled ``variant``."""
+
+    session: int
+    to: int | None
+    variant: int
+
+
+Action = Open | Send | History | Drop | Resume | Bounce | Logout | MarkRead | TypingNotice
 
 index = st.integers(0, 50)
 user = st.integers(0, len(USERS) - 1)
@@ -149,6 +174,10 @@ actions = st.lists(
         st.builds(Bounce, index, resumes),
         st.builds(Bounce, index, resumes),
         st.builds(Logout, index),
+        st.builds(MarkRead, index, st.integers(-1, 50)),
+        st.builds(MarkRead, index, st.integers(0, 50)),
+        st.builds(TypingNotice, index, st.none() | user, variant),
+        st.builds(TypingNotice, index, user, variant),
     ),
     min_size=5,
     max_size=30,
@@ -186,6 +215,7 @@ class Scenario:
         self.every: list[Conn] = []
         self.tokens: dict[str, list[str]] = {k: [] for k in PASSWORDS}  # valid tokens
         self.refs: dict[str, list[str]] = {k: [] for k in PASSWORDS}  # refs each user used
+        self.marked: dict[str, set[str]] = {k: set() for k in PASSWORDS}  # ids each user marked
         self.secrets: list[tuple[str, str, str]] = []  # (sender key, recipient key, text)
         self.ids: list[str] = []  # ids seen by anyone, in the order first seen
         self.numbers = itertools.count(1)
@@ -263,6 +293,19 @@ class Scenario:
                     assert conn.ws.transport is not None
                     conn.ws.transport.abort()
                     await self.do_resume(conn, resume)
+                case MarkRead() if self.open:
+                    conn = self.open[action.session % len(self.open)]
+                    entry_id = self.pick_id(action.which)
+                    self.marked[conn.user].add(entry_id)
+                    await send_json(conn.ws, {"type": "read", "id": entry_id})
+                    event("read")
+                case TypingNotice() if self.open:
+                    conn = self.open[action.session % len(self.open)]
+                    notice: Frame = {"type": "typing"}
+                    if action.to is not None:
+                        notice["to"] = spelling(action.to, action.variant)
+                    await send_json(conn.ws, notice)
+                    event("typing" + (" to a user" if action.to is not None else ""))
                 case Logout() if self.open:
                     conn = self.open.pop(action.session % len(self.open))
                     await send_json(conn.ws, {"type": "logout"})
@@ -369,6 +412,16 @@ class Scenario:
             if conn.welcome is not None and conn.welcome["last"] is not None:
                 last = by_id[conn.welcome["last"]]
                 assert last.visible_to(me), f"{me}'s welcome.last is {last}"
+            positions = [f["id"] for f in conn.frames if f.get("type") == "read"]
+            if conn.welcome is not None and conn.welcome["read"] is not None:
+                positions.append(conn.welcome["read"])
+            for position in positions:
+                assert position in self.marked[me], f"{me} got a read position of others: {position}"
+                assert by_id[position].visible_to(me), f"{me}'s read position {position}"
+            for notice in (f for f in conn.frames if f.get("type") == "typing"):
+                assert key(notice["user"]) != me, f"{me} got their own typing: {notice}"
+                if "to" in notice:
+                    assert key(notice["to"]) == me, f"{me} got a private typing of others: {notice}"
             for message in conn.messages:
                 entry = by_id.get(message["id"])
                 assert entry is not None, f"{me} got an id not in the log: {message}"

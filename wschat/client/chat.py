@@ -50,6 +50,13 @@ What the client does for its caller (PROTOCOL.md, docs/decisions.md):
   of that history) is yielded and moves ``last_id`` back to it; a later resume may then
   repeat the messages after it.
 
+Read position and typing (protocol v3) are not sends: :meth:`ChatClient.mark_read` and
+:meth:`ChatClient.typing` write their frame without a ``ref`` and without the outbox, since no
+answer comes back for an older read position nor for a typing notice. While disconnected,
+the latest wanted read position waits and goes out after the next backlog; a typing notice is
+dropped (it is ephemeral). ``read`` follows the server: the welcome's position, then every
+:class:`~wschat.client.events.Read` event, from this session or another of the user's.
+
 How the client knows the backlog is over: the message with id ``welcome.last`` is its final
 message; when that message may not be sent at all (e.g. the server keeps no history), the
 client also sends a ``who`` with an internal ref right after ``welcome``. Its answer comes
@@ -81,12 +88,14 @@ from wschat.client.events import (
     Error,
     Event,
     Message,
+    Read,
     Reconnected,
     Welcome,
     parse_event,
 )
 from wschat.core.defaults import MAX_FRAME
 from wschat.core.errors import CloseCode, ErrorCode, WschatError
+from wschat.core.model import log_order
 
 __all__ = [
     "RECONNECT_CODES",
@@ -170,7 +179,9 @@ class ChatClient:
     while it is full the client stops reading, so the server's flow control applies.
 
     State for callers: ``last_id``, ``epoch``, ``token``, ``connected``, ``welcome`` (the
-    latest), ``close_code`` (of the latest closed connection), ``unacknowledged`` (refs).
+    latest), ``close_code`` (of the latest closed connection), ``unacknowledged`` (refs),
+    ``read`` (the user's read position: the welcome's, then each ``Read`` event's) and
+    ``unread`` (the latest welcome's count of unread messages, capped at 10,000).
     """
 
     def __init__(
@@ -202,6 +213,9 @@ class ChatClient:
         self.last_id: str | None = resume[1] if resume else None
         self.welcome: Welcome | None = None
         self.close_code: int | None = None
+        self.read: str | None = None
+        self.unread: int = 0
+        self._want_read: str | None = None  # a read position still to send (after a drop)
 
         self._ws: ClientConnection | None = None
         self._gen = 0  # increases with every connection, so a frame is written once on each
@@ -237,6 +251,11 @@ class ChatClient:
     def connected(self) -> bool:
         """True while a connection is open and logged in."""
         return self._ws is not None and self._ws.state is State.OPEN
+
+    @property
+    def queued(self) -> int:
+        """How many events wait to be read (0: the caller has seen everything received)."""
+        return self._events.qsize()
 
     @property
     def unacknowledged(self) -> tuple[str, ...]:
@@ -294,6 +313,48 @@ class ChatClient:
         The page does not move ``last_id``: it is older than what the client has seen.
         """
         return await self._submit({"type": "history", "before": before, "limit": limit}, None)
+
+    async def mark_read(self, entry_id: str) -> None:
+        """Tell the server that this user has read up to message ``entry_id``.
+
+        The position is per user and only moves forward: when it moves, every session of the
+        user (this one included) gets a :class:`~wschat.client.events.Read` event; an older
+        or equal id changes nothing and nothing comes back. An id the user cannot see comes
+        back as an ``invalid_message`` :class:`~wschat.client.events.Error`. While
+        disconnected, the latest position asked for is sent after the reconnect.
+        """
+        if self._finished:
+            self._raise_end()
+        self._want_read = entry_id
+        if await self._write_now({"type": "read", "id": entry_id}):
+            self._want_read = None
+
+    async def typing(self, to: str | None = None) -> None:
+        """Tell the other users (or ``to`` alone) that this user is typing.
+
+        Ephemeral: the server passes on at most one per user per second and drops the rest;
+        nothing is sent while disconnected. ``to`` a name never registered comes back as an
+        ``unknown_user`` :class:`~wschat.client.events.Error`.
+        """
+        if self._finished:
+            self._raise_end()
+        frame: dict[str, object] = {"type": "typing"}
+        if to is not None:
+            frame["to"] = to
+        await self._write_now(frame)
+
+    async def _write_now(self, obj: dict[str, object]) -> bool:
+        """Write a frame that has no answer now, if logged in with the backlog over; True if
+        it was written."""
+        async with self._write_lock:
+            ws = self._ws
+            if ws is None or not self._ready:
+                return False
+            try:
+                await ws.send(json.dumps(obj, ensure_ascii=False))
+            except ConnectionClosed:
+                return False
+            return True
 
     async def logout(self, timeout: float = 10.0) -> None:
         """Log out: the server revokes the token and closes with 1000; no reconnect.
@@ -438,6 +499,11 @@ class ChatClient:
                         return  # the reader sees the close and reconnects
             if self._ws is ws:
                 self._ready = True
+                wanted = self._want_read
+                if wanted is not None:
+                    with contextlib.suppress(ConnectionClosed):
+                        await ws.send(json.dumps({"type": "read", "id": wanted}))
+                        self._want_read = None
 
     def _acknowledge(self, ref: str | None) -> None:
         if ref is None or self._outbox.pop(ref, None) is None:
@@ -530,6 +596,8 @@ class ChatClient:
         self._ready = False
         self.welcome = welcome
         self.token = welcome.token
+        self.read = welcome.read
+        self.unread = welcome.unread
         resumed_from = self._resumed_from if welcome.epoch == self.epoch else None
         self.epoch = welcome.epoch
         if not welcome.recovered:
@@ -632,6 +700,8 @@ class ChatClient:
                 if event.id == self._backlog_last:
                     await self._backlog_over(ws)
             return
+        if isinstance(event, Read) and _later(event.id, self.read):
+            self.read = event.id
         ref = getattr(event, "ref", None)
         if ref is None or ref != self._barrier:
             self._acknowledge(ref)
@@ -653,3 +723,14 @@ class ChatClient:
         if self._error is not None:
             raise self._error
         raise ClientClosed("the client is closed")
+
+
+def _later(entry_id: str, than: str | None) -> bool:
+    """True when ``entry_id`` comes after ``than`` in the log (or ``than`` is None); ids the
+    client cannot order (not of wschat's forms) count as later: the server is the judge."""
+    if than is None:
+        return True
+    try:
+        return log_order(entry_id) > log_order(than)
+    except ValueError:
+        return True

@@ -19,7 +19,9 @@ __all__ = [
     "History",
     "Message",
     "Presence",
+    "Read",
     "Reconnected",
+    "Typing",
     "Users",
     "Welcome",
     "parse_event",
@@ -33,7 +35,12 @@ log = logging.getLogger("wschat.client")
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """The server's answer to a successful login."""
+    """The server's answer to a successful login.
+
+    ``read`` is the user's read position (None if never set) and ``unread`` how many messages
+    from others after it the user can see, counted up to ``last`` and capped at 10,000 (show
+    10,000 as "10,000+"). A server older than protocol v3 sends neither: None and 0.
+    """
 
     user: str
     session: str
@@ -42,6 +49,8 @@ class Welcome:
     recovered: bool
     online: tuple[str, ...]
     token: str
+    read: str | None = None
+    unread: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,22 @@ class Presence:
 
     user: str
     online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The user's read position moved to ``id`` (from this session or another of theirs)."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """``user`` is typing: to everyone (``to`` None) or to this user (``to`` set).
+    Ephemeral: show it for a few seconds."""
+
+    user: str
+    to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +149,18 @@ class Reconnected:
 
 
 #: Everything the iteration of a :class:`ChatClient` yields.
-Event = Message | Presence | Users | History | Help | Error | Disconnected | Reconnected
+Event = (
+    Message
+    | Presence
+    | Read
+    | Typing
+    | Users
+    | History
+    | Help
+    | Error
+    | Disconnected
+    | Reconnected
+)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -162,6 +198,13 @@ def _names(obj: dict[str, object], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _count(obj: dict[str, object], key: str) -> int:
+    value = obj.get(key, 0)
+    if type(value) is not int or value < 0:
+        raise _Malformed(f"{key!r} is not a count")
+    return value
+
+
 def _message(obj: dict[str, object]) -> Message:
     ts = obj.get("ts")
     if not isinstance(ts, (int, float)) or isinstance(ts, bool):
@@ -185,6 +228,10 @@ def parse_event(raw: str) -> Welcome | Event | None:
             return _message(obj)
         if kind == "presence":
             return Presence(_str(obj, "user"), _bool(obj, "online"))
+        if kind == "read":
+            return Read(_str(obj, "id"))
+        if kind == "typing":
+            return Typing(_str(obj, "user"), _opt_str(obj, "to"))
         if kind == "users":
             return Users(_names(obj, "online"), ref)
         if kind == "history":
@@ -200,7 +247,7 @@ def parse_event(raw: str) -> Welcome | Event | None:
             return Welcome(
                 _str(obj, "user"), _str(obj, "session"), _str(obj, "epoch"),
                 _opt_str(obj, "last"), _bool(obj, "recovered"), _names(obj, "online"),
-                _str(obj, "token"),
+                _str(obj, "token"), _opt_str(obj, "read"), _count(obj, "unread"),
             )
     except (_Malformed, ValueError, RecursionError) as error:
         log.warning("ignoring a malformed frame from the server (%s): %.200r", error, raw)

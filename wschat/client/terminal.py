@@ -8,9 +8,16 @@ one per line::
     [12:03:05] ana: oi a todos
     [12:03:06] ana → joao (privado): oi
     * joao entrou
+    * joao está digitando…
     online: ana, joao
     ! erro unknown_user: nenhum usuário chamado 'x'
     * reconectado (sem perdas)
+
+After login it prints how many messages are unread (``* 3 mensagens não lidas``; 10,000 or
+more as ``10.000+``). The messages it shows are read: once the events that came in a burst
+are printed, it marks the newest message shown as read (``mark_read``), which every other
+session of the user (a browser tab) follows. It does not send typing notices (a terminal
+line is sent whole), but it shows those of others.
 
 Reconnecting is the :class:`~wschat.client.ChatClient`'s job. Standard input is read by a
 thread that feeds an asyncio queue, which works on every platform (Windows has no
@@ -43,12 +50,16 @@ from wschat.client.events import (
     History,
     Message,
     Presence,
+    Read,
     Reconnected,
+    Typing,
     Users,
 )
+from wschat.core.defaults import UNREAD_CAP
+from wschat.core.model import log_order
 from wschat.core.urls import InvalidURL, chat_url
 
-__all__ = ["PASSWORD_ENV", "format_event", "run_cli"]
+__all__ = ["PASSWORD_ENV", "format_event", "format_unread", "run_cli"]
 
 #: Environment variable read for the password when ``--password`` is not given.
 PASSWORD_ENV = "WSCHAT_PASSWORD"
@@ -90,13 +101,18 @@ def run_cli(args: argparse.Namespace) -> int:
         return 1
 
 
-def format_event(event: Event) -> str:
-    """One event as the line (or lines, for help) the terminal shows."""
+def format_event(event: Event) -> str | None:
+    """One event as the line (or lines, for help) the terminal shows; None for an event it
+    does not show (a ``read`` position that moved)."""
     match event:
         case Message():
             return _format_message(event)
         case Presence(user=user, online=online):
             return f"* {user} {'entrou' if online else 'saiu'}"
+        case Typing(user=user, to=to):
+            return f"* {user} está digitando…" + (" (para você)" if to is not None else "")
+        case Read():
+            return None
         case Users(online=online):
             return f"online: {', '.join(online) or '(ninguém)'}"
         case Help(text=text):
@@ -113,6 +129,15 @@ def format_event(event: Event) -> str:
             how = "sem perdas" if welcome.recovered else "histórico recarregado"
             return f"* reconectado ({how})"
     raise AssertionError(f"unknown event {event!r}")
+
+
+def format_unread(count: int) -> str:
+    """The line shown after login: how many messages are unread (``10.000+`` at the cap)."""
+    if count >= UNREAD_CAP:
+        return f"* {UNREAD_CAP:,}+ mensagens não lidas".replace(",", ".")
+    if count == 1:
+        return "* 1 mensagem não lida"
+    return f"* {count} mensagens não lidas"
 
 
 def _format_message(message: Message) -> str:
@@ -143,6 +168,16 @@ def _clean(text: str, *, keep_newlines: bool = False) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _after(entry_id: str, than: str | None) -> bool:
+    """True when ``entry_id`` is later in the log than ``than`` (or ``than`` is None)."""
+    if than is None:
+        return True
+    try:
+        return log_order(entry_id) > log_order(than)
+    except ValueError:
+        return False
 
 
 def _fail(message: str) -> None:
@@ -204,6 +239,7 @@ async def _chat(url: str, user: str, password: str) -> int:
         return 1
     out = _printer()
     out(f"* conectado como {welcome.user}; online: {', '.join(welcome.online)}")
+    out(format_unread(welcome.unread))
     out("* digite uma mensagem, ou /msg NOME TEXTO, /who, /help, /quit")
 
     lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -238,10 +274,19 @@ def _printer() -> Callable[[str], None]:
 async def _show_events(
     client: ChatClient, out: Callable[[str], None], quitting: asyncio.Event
 ) -> int:
-    """Print every event; the exit status once the client ends."""
+    """Print every event, marking what was shown as read; the exit status once the client
+    ends."""
+    newest: str | None = None  # the newest message shown and not yet marked read
     try:
         async for event in client:
-            out(format_event(event))
+            line = format_event(event)
+            if line is not None:
+                out(line)
+            if isinstance(event, Message) and _after(event.id, newest or client.read):
+                newest = event.id
+            if newest is not None and client.queued == 0:  # a burst is shown: mark it once
+                await client.mark_read(newest)
+                newest = None
     except LoginError as error:
         _fail(f"login recusado ({error.code}): {_clean(error.detail)}")
         return 1
