@@ -6,9 +6,9 @@
 //
 // Read position (v3): the "novas mensagens" divider sits above the first message from someone
 // else after a position; while the user is away from the tab its title shows "(N) wschat",
-// N messages from others unread. While the tab is visible and focused it tells the server (`read`) that the newest
-// message shown is read: after login, on each new message, when the tab comes back. The
-// server answers every session of the user with the new position:
+// N messages from others unread. While the tab is visible and focused it tells the server
+// (`read`) that the newest message shown is read: after login, on each new message, when the
+// tab comes back. The server answers every session of the user with the new position:
 // - in the other tabs the divider moves there (usually: it goes away) and the badge clears;
 // - in the tab that read, the divider stays where it was, so the reader still sees where the
 //   new messages began; it moves when the tab is left (to the position then, so that what
