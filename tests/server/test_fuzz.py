@@ -5,7 +5,9 @@ Hypothesis throws thousands of malformed frames at ONE live server (module-scope
 deep nesting, invalid UTF-8, binary frames, control characters, frames at the 64 KiB bound,
 names at every length boundary, commands with missing arguments, refs of 64 and 65 characters,
 history limits around 1 and 200, logins out of order (a send before the login, a second login),
-and resends of refs the server already took.
+resends of refs the server already took, and the v3 frames: ``read`` with ids of the log (the
+canaries' private messages included), malformed or absent ids, and ``typing`` with every kind of
+``to``.
 
 Every frame is checked against an *oracle* written here from PROTOCOL.md and docs/decisions.md
 (it does not import the server's parser): the right error code (when a frame breaks several
@@ -143,7 +145,8 @@ class Expect:
     ``to`` and ``text``), ``resend`` (the original of ``ref`` comes back), ``users``, ``help``, ``history`` (``before``/``limit``; ``maybe_invalid``
     when a non-canonical id may be refused instead), ``close`` (``close`` code, no frame),
     ``welcome`` (``user`` is the display name), ``refused`` (one error in ``codes``, then
-    4001).
+    4001), ``read`` (the read position moved to ``entry_id``: one ``read`` frame), ``nothing``
+    (no frame at all: an older read position, a typing notice).
     """
 
     kind: str
@@ -158,6 +161,7 @@ class Expect:
     maybe_invalid: bool = False
     user: str = ""
     register: str | None = None  # a password login that registers this name
+    entry_id: str = ""
 
 
 def error(codes: set[str], ref: str | None, hint: str = "") -> Expect:
@@ -172,6 +176,7 @@ class Model:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> user key (valid ones)
     log: list[Frame] = field(default_factory=list)  # message frames, in log order
     refs: dict[str, dict[str, Frame]] = field(default_factory=dict)  # user key -> ref -> entry
+    reads: dict[str, int] = field(default_factory=dict)  # user key -> read position
 
     def display(self, name: str) -> str | None:
         account = self.accounts.get(key(name))
@@ -322,6 +327,10 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Ex
         # past 64 bits): no entry has that id, so an empty page is as right as the error.
         return Expect("history", ref=ref, before=before, limit=limit,
                       maybe_invalid=not canonical)
+    if kind_ == "read":
+        return expect_read(model, me, obj.get("id"), faults, ref)
+    if kind_ == "typing":
+        return expect_typing(model, obj.get("to"), faults, ref)
     if faults:
         return error(faults, ref)
     if kind_ == "who":  # help is a command (/help), not a frame type of the contract
@@ -330,6 +339,34 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Ex
         return Expect("close", close=1000)
     # A second login after welcome, valid or not; or an unknown type.
     return error({INVALID}, ref)
+
+
+def expect_read(model: Model, me: str, entry_id: object, faults: set[str], ref: str | None
+                ) -> Expect:
+    """PROTOCOL.md v3: an id this user can see moves the position forward (a ``read`` frame
+    back) or, older or equal, changes nothing and sends nothing; any other id is
+    ``invalid_message``."""
+    visible = {m["id"] for m in model.visible(me)}
+    if not (isinstance(entry_id, str) and entry_id in visible):
+        faults = faults | {INVALID}
+    if faults:
+        return error(faults, ref)
+    assert isinstance(entry_id, str)
+    if int(entry_id) <= model.reads.get(key(me), 0):
+        return Expect("nothing")
+    return Expect("read", entry_id=entry_id)
+
+
+def expect_typing(model: Model, to: object, faults: set[str], ref: str | None) -> Expect:
+    """PROTOCOL.md v3: never an answer to the sender, but ``unknown_user`` for a ``to`` that
+    was never registered (an invalid name too) and ``invalid_message`` for one not a string."""
+    if to is not None and not isinstance(to, str):
+        faults = faults | {INVALID}
+    elif isinstance(to, str) and model.display(to) is None:
+        faults = faults | {"unknown_user"}
+    if faults:
+        return error(faults, ref)
+    return Expect("nothing")
 
 
 def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
@@ -661,8 +698,28 @@ good_send = st.fixed_dictionaries(
     },
     optional={"to": st.one_of(known_name, st.none())},
 )
+read_object = st.fixed_dictionaries(
+    {"type": st.just("read")},
+    optional={
+        "id": field(st.one_of(
+            st.builds(KnownId, st.integers(0, 1000)),
+            st.builds(KnownId, st.integers(0, 1000)),
+            st.builds(KnownId, st.integers(0, 1000)),
+            st.sampled_from(["0", "007", "", "abc", "1-0", "99999999", "\ud800", Long("9" * 5000)]),
+        )),
+        "ref": ref_value,
+    },
+)
+typing_object = st.fixed_dictionaries(
+    {"type": st.just("typing")},
+    optional={
+        "to": st.one_of(st.just(MISSING), st.none(), known_name, known_name, any_name, json_value),
+        "ref": ref_value,
+    },
+)
 json_object = st.one_of(
-    good_send, good_send, send_object, send_object, history_object, login_object, other_object
+    good_send, good_send, send_object, send_object, history_object, login_object, other_object,
+    read_object, typing_object,
 )
 
 json_payload = st.builds(
@@ -941,6 +998,11 @@ def check_answer(ctx: Context, frames: list[Frame], expect: Expect) -> None:
         assert got == visible[-expect.limit:], f"history page {got}, expected {visible[-expect.limit:]}"
         assert page["more"] is (len(visible) > expect.limit)
         assert all("ref" not in m for m in page["messages"])
+    elif expect.kind == "read":
+        assert frames == [{"type": "read", "id": expect.entry_id}], short(frames)
+        ctx.model.reads[key(me)] = int(expect.entry_id)
+    elif expect.kind == "nothing":
+        assert frames == [], f"expected no answer, got {short(frames)}"
     else:
         raise AssertionError(f"unexpected expectation {expect}")
 
@@ -1057,7 +1119,8 @@ def test_any_frame_from_a_logged_in_session(ctx: Context) -> None:
     one()
     # The strategies reach every kind of answer (each is drawn dozens of times on average).
     assert_tried(ctx, {"close 1007", "close 1009", "message", "history", "resend",
-                       "error unknown_command", "error too_long", "error invalid_message"})
+                       "error unknown_command", "error too_long", "error invalid_message",
+                       "read", "nothing", "error unknown_user"})
     ctx.run(ctx.final_checks())
 
 
@@ -1096,6 +1159,9 @@ def test_fixed_cases_of_the_issue(ctx: Context) -> None:
         Payload({"type": "send", "text": "oi", "n": Raw("1e999")}),
         Payload({"type": "login", "user": FUZZER, "password": SECRET}),  # login twice
         Payload("\x00\x01\x02\x1b[31m vermelho \x7f"),
+        Payload({"type": "read", "id": "1"}), Payload({"type": "read", "id": "1"}),
+        Payload({"type": "read", "id": "0", "ref": "r"}), Payload({"type": "typing"}),
+        Payload({"type": "typing", "to": "ninguem", "ref": "t"}),
         Payload("/help"), Payload({"type": "who", "ref": "w"}), Payload({"type": "logout"}),
     ]
     for payload in cases:

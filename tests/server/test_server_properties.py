@@ -18,6 +18,13 @@ received a prefix of that; its resumption must continue right after what it had,
 chain of connections of one session misses nothing and doubles nothing. A message carries a
 ``ref`` only on the connection that sent that ref, never in a history or replay.
 
+Sessions also mark read the newest message they got and send typing notices (public or to a
+user). Those are not messages: they never change what a connection receives as messages. Every
+``read`` notice a connection gets names a position its own user marked, in increasing order;
+``welcome.read`` is one of them and ``welcome.unread`` counts exactly the entries visible to
+the user, not sent by them, after ``welcome.read`` up to ``welcome.last``; every ``typing``
+notice comes from another user and, with ``to``, names the connection's user.
+
 Plain sends are not awaited one by one: they are in flight while later actions run. A session
 is dropped only after the echoes of its own sends came back, so every send is in the log
 exactly once.
@@ -108,7 +115,22 @@ class Fresh:
     seam: Seam = Seam()
 
 
-Action = Login | Public | Private | Drop | Resume | Fresh
+@dataclass(frozen=True)
+class MarkRead:
+    """An open session marks read the newest message it got."""
+
+    session: int
+
+
+@dataclass(frozen=True)
+class TypingNotice:
+    """An open session says it is typing: to everyone (``to`` None) or to a registered user."""
+
+    session: int
+    to: int | None
+
+
+Action = Login | Public | Private | Drop | Resume | Fresh | MarkRead | TypingNotice
 
 index = st.integers(0, 7)
 user_index = st.integers(0, len(USERS) - 1)
@@ -120,7 +142,8 @@ seams = st.builds(
 )
 
 #: Sends are drawn most often, so that a session that resumes has usually missed something.
-KINDS = ("public", "private", "public", "private", "drop", "resume", "login", "fresh")
+KINDS = ("public", "private", "public", "private", "drop", "resume", "login", "fresh",
+         "read", "typing")
 
 
 def make(kind: str, a: int, b: int, seam: Seam) -> Action:
@@ -136,6 +159,10 @@ def make(kind: str, a: int, b: int, seam: Seam) -> Action:
             return Resume(a, seam)
         case "login":
             return Login(b, seam)
+        case "read":
+            return MarkRead(a)
+        case "typing":
+            return TypingNotice(a, None if a % 2 else b)
     return Fresh(a, seam)
 
 
@@ -195,6 +222,7 @@ class Scenario:
         self.every: list[Conn] = []
         self.sent: list[tuple[str, str | None, str, str]] = []  # sender, to, text, ref
         self.armed: dict[str, tuple[Send, ...]] = {}
+        self.marked: dict[str, set[str]] = {u: set() for u in USERS}  # ids marked read
         self._numbers = itertools.count(1)
 
     @property
@@ -220,6 +248,19 @@ class Scenario:
                 case Fresh(dropped=i, seam=seam) if self.dropped:
                     old = self.dropped.pop(i % len(self.dropped))
                     await self.connect(old.user, seam, previous=None, kind="fresh login")
+                case MarkRead(session=i) if self.open:
+                    conn = self.open[i % len(self.open)]
+                    if conn.messages:
+                        entry_id = conn.messages[-1]["id"]
+                        self.marked[conn.user].add(entry_id)
+                        await send_json(conn.ws, {"type": "read", "id": entry_id})
+                        event("read")
+                case TypingNotice(session=i, to=to) if self.open:
+                    conn = self.open[i % len(self.open)]
+                    notice: Frame = {"type": "typing"}
+                    if to is not None:
+                        notice["to"] = sorted(self.registered)[to % len(self.registered)]
+                    await send_json(conn.ws, notice)
 
     async def connect(self, user: str, seam: Seam, *, previous: Conn | None, kind: str) -> None:
         """Log in (with the token once there is one); resume after ``previous``'s last id."""
@@ -356,6 +397,7 @@ class Scenario:
                     assert frame["ref"] in conn.sent_refs and frame["ref"] == entry.ref, (
                         f"{conn.user} got a ref it did not send: {frame}"
                     )
+            self.check_read_and_typing(conn, log, position)
             start = -1 if conn.after is None else position[conn.after]
             expected = [e.id for e in log if visible(e, conn.user) and position[e.id] > start]
             ids = [f["id"] for f in got]
@@ -382,6 +424,25 @@ class Scenario:
             start = -1 if first.after is None else position[first.after]
             expected = [e.id for e in log if visible(e, conn.user) and position[e.id] > start]
             assert seen == expected, f"{conn.user} across {len(chain)} connections: {seen} != {expected}"
+
+
+    def check_read_and_typing(self, conn: Conn, log: list[Entry], position: dict[str, int]) -> None:
+        me = conn.user
+        moved = [f["id"] for f in conn.frames if f.get("type") == "read"]
+        assert all(i in self.marked[me] for i in moved), f"{me} got others' read positions {moved}"
+        assert [position[i] for i in moved] == sorted({position[i] for i in moved}), (
+            f"{me}'s read notices went backwards or repeated: {moved}")
+        read, last = conn.welcome["read"], conn.welcome["last"]
+        assert read is None or read in self.marked[me], f"{me}'s welcome.read {read}"
+        low = -1 if read is None else position[read]
+        high = -1 if last is None else position[last]
+        unread = [e for e in log if visible(e, me) and e.sender.lower() != me
+                  and low < position[e.id] <= high]
+        assert conn.welcome["unread"] == len(unread), (conn.welcome, [e.id for e in unread])
+        for notice in (f for f in conn.frames if f.get("type") == "typing"):
+            assert notice["user"].lower() != me, f"{me} got their own typing {notice}"
+            if "to" in notice:
+                assert notice["to"].lower() == me, f"{me} got another's private typing {notice}"
 
 
 def visible(entry: Entry, user: str) -> bool:
