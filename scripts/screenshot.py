@@ -1,11 +1,14 @@
-"""Draw docs/img/duas-abas.png: the browser client in two tabs side by side (ana and joao).
+"""Draw the README's screenshots of the browser client, each two tabs side by side:
 
-    .venv/bin/python scripts/screenshot.py [OUT.png]
+- docs/img/duas-abas.png: ana and joao chatting, in public and in private;
+- docs/img/novas-mensagens.png: ana back after joao wrote, the "novas mensagens" divider at
+  her read position and the line "joao está digitando…" while joao types.
 
-Starts a chat server (memory store, free port on 127.0.0.1), logs in ana and joao in a real
+    .venv/bin/python scripts/screenshot.py [OUT_DIR]
+
+Each picture gets its own chat server (memory store, free port on 127.0.0.1) and a real
 headless Chromium (the one the browser tests use: WSCHAT_CHROMIUM, or Chromium/Chrome found
-on the system), has them chat in public and in private, and puts the two tabs' screenshots
-side by side in one PNG. tests/client/test_browser.py runs it, so it cannot drift from the client.
+on the system). tests/client/test_browser.py runs it, so it cannot drift from the client.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # browserkit: finding and launching the browser
 
 from browserkit import MISSING_HELP, find_chromium, launch, login, new_tab, send  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 from wschat.server.thread import ServerThread  # noqa: E402
 
-DEFAULT_OUT = ROOT / "docs" / "img" / "duas-abas.png"
+DEFAULT_DIR = ROOT / "docs" / "img"
+TWO_TABS = "duas-abas.png"
+UNREAD = "novas-mensagens.png"
 TAB = {"width": 560, "height": 620}
 
 
@@ -51,18 +56,16 @@ def side_by_side(page: Page, left: tuple[str, str], right: tuple[str, str], out:
     page.locator("main").screenshot(path=str(out))
 
 
-def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
-    chromium = find_chromium()
-    if chromium is None:
-        print(f"screenshot: {MISSING_HELP}", file=sys.stderr)
-        return 1
-    with ServerThread() as server, sync_playwright() as playwright:
-        browser = launch(playwright, chromium)
-        ana_context = browser.new_context(viewport=TAB, locale="pt-BR")
-        joao_context = browser.new_context(viewport=TAB, locale="pt-BR")
-        ana = new_tab(ana_context, server.http_url)
-        joao = new_tab(joao_context, server.http_url)
+def expect_online(*pages: Page) -> None:
+    for page in pages:
+        expect(page.get_by_test_id("status")).to_have_attribute("data-state", "online")
+
+
+def draw_two_tabs(browser: Browser, out: Path) -> None:
+    """ana and joao chat in public and in private."""
+    with ServerThread() as server:
+        ana = new_tab(browser.new_context(viewport=TAB, locale="pt-BR"), server.http_url)
+        joao = new_tab(browser.new_context(viewport=TAB, locale="pt-BR"), server.http_url)
         login(ana, "ana", "senha-da-ana")
         login(joao, "joao", "senha-do-joao")
         send(joao, "oi, ana! tudo certo por aí?")
@@ -71,13 +74,57 @@ def main(argv: list[str]) -> int:
         send(joao, "<b>isto não vira negrito</b>: o texto é sempre só texto")
         for page in (ana, joao):
             expect(page.get_by_test_id("message")).to_have_count(4)
-            expect(page.get_by_test_id("status")).to_have_attribute("data-state", "online")
+        expect_online(ana, joao)
         ana.get_by_test_id("input").fill("/who")
         expect(ana.get_by_test_id("online")).to_contain_text(re.compile("joao"))
         images = (("aba 1 — ana", shot(ana)), ("aba 2 — joao", shot(joao)))
         side_by_side(browser.new_page(), *images, out)
-        browser.close()
-    print(out)
+
+
+def draw_unread(browser: Browser, out: Path) -> None:
+    """ana reads, closes her tab, joao writes three lines; ana comes back in a new tab: the
+    divider sits at her read position, and joao's typing shows under the list."""
+    with ServerThread() as server:
+        ana_context = browser.new_context(viewport=TAB, locale="pt-BR")
+        first = new_tab(ana_context, server.http_url)
+        joao = new_tab(browser.new_context(viewport=TAB, locale="pt-BR"), server.http_url)
+        login(first, "ana", "senha-da-ana")
+        login(joao, "joao", "senha-do-joao")
+        send(joao, "bom dia! alguém viu a nota da prova?")
+        send(first, "ainda não, vou almoçar e já volto")
+        expect(first.get_by_test_id("message")).to_have_count(2)
+        newest = first.get_by_test_id("message").last.get_attribute("data-id")
+        # The tab in view has told the server she read up to her own line.
+        expect(first.get_by_test_id("messages")).to_have_attribute("data-read", str(newest))
+        first.close()
+        for line in ("saiu a nota!", "passamos todos, até o Pedro", "vamos comemorar amanhã?"):
+            send(joao, line)
+        ana = new_tab(ana_context, server.http_url)
+        login(ana, "ana", "senha-da-ana")
+        expect(ana.get_by_test_id("message")).to_have_count(5)
+        expect(ana.get_by_test_id("unread-divider")).to_be_visible()
+        joao.get_by_test_id("input").press_sequentially("e a festa vai ser", delay=40)
+        expect(ana.get_by_test_id("typing")).to_have_text("joao está digitando…")
+        expect_online(ana, joao)
+        images = (("ana volta: novas mensagens", shot(ana)), ("joao digitando", shot(joao)))
+        side_by_side(browser.new_page(), *images, out)
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[1]) if len(argv) > 1 else DEFAULT_DIR
+    chromium = find_chromium()
+    if chromium is None:
+        print(f"screenshot: {MISSING_HELP}", file=sys.stderr)
+        return 1
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            draw_two_tabs(browser, folder / TWO_TABS)
+            draw_unread(browser, folder / UNREAD)
+        finally:
+            browser.close()
+    print(folder / TWO_TABS)
+    print(folder / UNREAD)
     return 0
 
 

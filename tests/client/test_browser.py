@@ -18,6 +18,7 @@ CI=true that is a failure instead.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -574,6 +575,316 @@ def test_load_older_scrolls_back_with_history(
     expect(older).to_be_hidden()
 
 
+# --------------------------------------------------------------------------- read position, typing (v3)
+
+#: A stand-in for the browser's answer to "is the user looking at this tab?". Headless
+#: Chromium under Playwright reports every tab as visible and focused, so a test could never
+#: leave one. With this script, ``set_visible(page, False)`` makes ``document.visibilityState``
+#: "hidden" and ``document.hasFocus()`` false and fires ``visibilitychange``, as switching to
+#: another tab does; the choice survives a reload (sessionStorage is per tab). It also records
+#: the text frames the page sends and receives (``window.__wschatFrames``), so a test can
+#: count what the page itself did (the server drops extra typing frames, hiding a client
+#: that sends too many).
+TAB_HOOKS = """
+(() => {
+  const KEY = "test.hidden";
+  let visible = sessionStorage.getItem(KEY) !== "1";
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get() { return visible ? "visible" : "hidden"; },
+  });
+  Object.defineProperty(Document.prototype, "hidden", {
+    configurable: true, get() { return !visible; },
+  });
+  const hasFocus = Document.prototype.hasFocus;
+  Document.prototype.hasFocus = function () { return visible && hasFocus.call(this); };
+  window.__wschatSetVisible = (value) => {
+    visible = value;
+    if (value) sessionStorage.removeItem(KEY); else sessionStorage.setItem(KEY, "1");
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+  const frames = { sent: [], received: [] };
+  window.__wschatFrames = frames;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        if (typeof event.data === "string") frames.received.push(event.data);
+      });
+    }
+    send(data) {
+      if (typeof data === "string") frames.sent.push([performance.now(), data]);
+      super.send(data);
+    }
+  };
+})();
+"""
+
+
+def hooked(contexts: Callable[[], BrowserContext]) -> BrowserContext:
+    """A new browser context whose tabs carry TAB_HOOKS."""
+    context = contexts()
+    context.add_init_script(TAB_HOOKS)
+    return context
+
+
+def set_visible(page: Page, visible: bool) -> None:
+    page.evaluate("(v) => window.__wschatSetVisible(v)", visible)
+
+
+def reload_in_view(page: Page) -> None:
+    """Reload a hidden tab so that it is in view from its first moment (the user comes back
+    to it by reloading): it must read on load, not on a visibility change."""
+    page.evaluate("() => sessionStorage.removeItem('test.hidden')")
+    page.reload()
+
+
+def frames_of(page: Page, direction: str, kind: str) -> list[tuple[float, dict[str, Any]]]:
+    """The protocol frames of type ``kind`` the page sent or received (``direction``), with
+    the page's clock in ms for sent ones (0 for received)."""
+    raw = page.evaluate(
+        "(d) => window.__wschatFrames[d].map(f => Array.isArray(f) ? f : [0, f])", direction
+    )
+    found = []
+    for at, text in raw:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(frame, dict) and frame.get("type") == kind:
+            found.append((float(at), frame))
+    return found
+
+
+def divider(page: Page) -> Any:
+    return page.get_by_test_id("unread-divider")
+
+
+def expect_divider_above(page: Page, text: str) -> None:
+    """The "novas mensagens" line is shown, right above the message with this text."""
+    expect(divider(page)).to_have_count(1)
+    expect(divider(page)).to_be_visible()
+    expect(divider(page)).to_have_text(re.compile("novas mensagens", re.I))
+    expect(page.locator("[data-testid=unread-divider] + [data-testid=message] .texto")).to_have_text(text)
+
+
+def message_id(page: Page, text: str) -> str:
+    return str(messages(page).filter(has_text=text).get_attribute("data-id"))
+
+
+def expect_read_at(page: Page, text: str) -> None:
+    """The page knows (from the server's `read`) that the user read up to this message."""
+    expect(page.get_by_test_id("messages")).to_have_attribute("data-read", message_id(page, text))
+
+
+def assert_reads_move_forward(page: Page) -> None:
+    """Every `read` the tab sent names a message further down its list than the one before."""
+    ids = messages(page).evaluate_all("els => els.map(e => e.dataset.id)")
+    sent = [frame["id"] for _, frame in frames_of(page, "sent", "read")]
+    positions = [ids.index(i) for i in sent]
+    assert positions == sorted(set(positions)), f"a read went back or repeated: {sent}"
+
+
+def test_the_read_position_shows_as_a_divider_and_badge_and_follows_the_users_tabs(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    ana_context = hooked(contexts)
+    ana1, ana2 = tab(ana_context, chat, "ana"), tab(ana_context, chat, "ana")
+    joao = tab(contexts(), chat, "joao")
+    send(joao, "antes")
+    for page in (ana1, ana2):
+        expect_texts(page, ["antes"])
+        expect_read_at(page, "antes")  # a tab in view reads what arrives
+        expect(divider(page)).to_have_count(0)  # it arrived under the reader's eyes
+        expect(page).to_have_title("wschat")
+
+    # Ana leaves both tabs; joao writes: each tab marks the new messages and counts them.
+    set_visible(ana1, False)
+    set_visible(ana2, False)
+    for line in ("um", "dois", "três"):
+        send(joao, line)
+    for page in (ana1, ana2):
+        expect_texts(page, ["antes", "um", "dois", "três"])
+        expect(page).to_have_title("(3) wschat")
+        expect_divider_above(page, "um")
+
+    # Ana comes back to tab 1 by reloading it: the server's position puts the divider where
+    # she stopped, and the tab reads (the divider stays in the tab she reads in).
+    reload_in_view(ana1)
+    expect_state(ana1, "online")
+    expect_texts(ana1, ["antes", "um", "dois", "três"])
+    expect_read_at(ana1, "três")
+    expect_divider_above(ana1, "um")
+    expect(ana1).to_have_title("wschat")
+    # Tab 2 (still hidden) learns it live: its divider and badge clear.
+    expect_read_at(ana2, "três")
+    expect(ana2).to_have_title("wschat")
+    expect(divider(ana2)).to_have_count(0)
+
+    # Ana leaves tab 1 too; a new message is marked in both tabs, also after tab 2 reloads
+    # hidden (the badge then starts from welcome.unread).
+    set_visible(ana1, False)
+    send(joao, "quatro")
+    for page in (ana1, ana2):
+        expect_texts(page, ["antes", "um", "dois", "três", "quatro"])
+        expect(page).to_have_title("(1) wschat")
+        expect_divider_above(page, "quatro")
+    ana2.reload()
+    expect_state(ana2, "online")
+    expect(ana2).to_have_title("(1) wschat")
+    expect_divider_above(ana2, "quatro")
+
+    # She reads in tab 2: tab 1 clears.
+    set_visible(ana2, True)
+    expect_read_at(ana1, "quatro")
+    expect(ana1).to_have_title("wschat")
+    expect(divider(ana1)).to_have_count(0)
+    expect(ana2).to_have_title("wschat")
+    # Joao's own messages are never unread for him, and nobody else's position shows there.
+    expect(joao).to_have_title("wschat")
+    expect(divider(joao)).to_have_count(0)
+    for page in (ana1, ana2):
+        assert_reads_move_forward(page)
+
+
+def test_a_tab_that_reads_nothing_sends_no_read_and_its_own_messages_are_never_unread(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    ana = tab(hooked(contexts), chat, "ana")
+    joao = tab(contexts(), chat, "joao")
+    set_visible(ana, False)
+    send(ana, "escrevi e saí")  # typed, then the tab was left (e.g. Enter, then another tab)
+    send(joao, "resposta")
+    expect_texts(ana, ["escrevi e saí", "resposta"])
+    expect(ana).to_have_title("(1) wschat")
+    expect_divider_above(ana, "resposta")
+    unseen = message_id(ana, "resposta")
+    assert all(frame["id"] != unseen for _, frame in frames_of(ana, "sent", "read"))
+    set_visible(ana, True)
+    expect_read_at(ana, "resposta")
+    expect(ana).to_have_title("wschat")
+    assert_reads_move_forward(ana)
+
+
+def test_the_badge_shows_the_servers_cap_as_10000_plus(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """The server counts at most 10,000 unread messages; a welcome saying 10,000 means "that
+    many or more". Filling a log with 10,000 messages would take minutes, so the welcome's
+    count is raised on its way to the tab (the page cannot tell)."""
+    post(chat, "joao", ["uma só"])
+    context = hooked(contexts)
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and frame.startswith('{"type":"welcome"'):
+                welcome = json.loads(frame)
+                welcome["unread"] = 10_000
+                frame = json.dumps(welcome)
+            ws.send(frame)
+
+        ws.on_message(lambda frame: server.send(frame))
+        server.on_message(from_server)
+
+    context.route_web_socket(re.compile(r"/ws$"), route)
+    page = new_tab(context, chat.http_url)
+    set_visible(page, False)
+    login(page, "ana", PASSWORDS["ana"])
+    expect(page).to_have_title("(10000+) wschat")
+    post(chat, "joao", ["mais uma"])
+    expect_texts(page, ["uma só", "mais uma"])
+    expect(page).to_have_title("(10000+) wschat")
+    set_visible(page, True)  # read: the count is the page's again, and zero
+    expect(page).to_have_title("wschat")
+
+
+def test_typing_shows_for_a_few_seconds_to_others_only_and_is_throttled(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    ana_context = hooked(contexts)
+    ana1, ana2 = tab(ana_context, chat, "ana"), tab(ana_context, chat, "ana")
+    joao = tab(hooked(contexts), chat, "joao")
+    bia = tab(hooked(contexts), chat, "bia")
+    for page in (ana1, ana2, joao, bia):
+        expect(page.get_by_test_id("typing")).to_be_hidden()
+
+    # A burst of keystrokes (about 2 s): the tab sends at most one typing frame a second.
+    burst = "oi joao e bia, tudo certo por aí hoje?"
+    started = ana1.evaluate("() => performance.now()")
+    ana1.get_by_test_id("input").press_sequentially(burst, delay=50)
+    ended = ana1.evaluate("() => performance.now()")
+    for page in (joao, bia):
+        expect(page.get_by_test_id("typing")).to_have_text("ana está digitando…")
+    times = [at for at, frame in frames_of(ana1, "sent", "typing") if "to" not in frame]
+    assert 1 <= len(times) <= int((ended - started) // 1000) + 1, (times, started, ended)
+    assert all(b - a >= 999 for a, b in itertools.pairwise(times)), times
+    assert len(burst) > 3 * len(times)  # many keystrokes, few frames
+    # The sender's own tabs show nothing (the server sends them nothing).
+    expect(ana1.get_by_test_id("typing")).to_be_hidden()
+    expect(ana2.get_by_test_id("typing")).to_be_hidden()
+
+    # Sending the line ends it at once.
+    ana1.get_by_test_id("send").click()
+    for page in (joao, bia):
+        expect_texts(page, [burst])
+        expect(page.get_by_test_id("typing")).to_be_hidden()
+
+    # Typing a private message tells its recipient only, marked private, and it goes away a
+    # few seconds after the typing stops (nothing sent).
+    ana1.get_by_test_id("input").fill("/msg joao ")
+    ana1.get_by_test_id("input").press_sequentially("isto é só entre nós", delay=80)
+    expect(joao.get_by_test_id("typing")).to_have_text("ana está digitando uma mensagem privada…")
+    expect(joao.get_by_test_id("typing")).to_be_hidden()
+    private = [frame for _, frame in frames_of(ana1, "sent", "typing") if "to" in frame]
+    assert private and all(frame["to"] == "joao" for frame in private), private
+    assert [frame for _, frame in frames_of(bia, "received", "typing") if "to" in frame] == []
+    expect(bia.get_by_test_id("typing")).to_be_hidden()
+    # Typing is never a message: nothing new in anyone's list.
+    for page in (ana1, ana2, joao, bia):
+        expect_texts(page, [burst])
+
+
+def test_the_page_rules_for_the_badge_and_the_typing_line(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    page = new_tab(contexts(), chat.http_url)
+    result = page.evaluate(
+        """async () => {
+          const m = await import("/chat.js");
+          const t = new m.TypingThrottle(1000);
+          const typers = new m.Typers(4000);
+          typers.saw("ana", false, 0);
+          const one = m.typingText(typers.current(100));
+          typers.saw("Bia", true, 50);
+          const two = m.typingText(typers.current(100));
+          typers.saw("joao", false, 60);
+          const three = m.typingText(typers.current(100));
+          typers.forget("JOAO");  // his message arrived (names compare case-insensitively)
+          const later = m.typingText(typers.current(4010));  // ana's time is over
+          return {
+            titles: [0, 1, 9999, 10000, 12345].map(n => m.badgeTitle("wschat", n)),
+            throttle: [0, 10, 999, 1000, 1999, 2000].map(x => t.due(x)),
+            targets: ["", "  ", "oi", "/who", "/msg jo", "/msg joao oi", "/msg nobody oi"]
+              .map(line => m.typingTarget(line, n => n === "joao")),
+            lines: [one, two, three, later],
+          };
+        }"""
+    )
+    assert result["titles"] == [
+        "wschat", "(1) wschat", "(9999) wschat", "(10000+) wschat", "(10000+) wschat"
+    ]
+    assert result["throttle"] == [True, False, False, True, False, True]
+    assert result["targets"] == [None, None, {"to": None}, None, None, {"to": "joao"}, None]
+    assert result["lines"] == [
+        "ana está digitando…",
+        "ana e Bia estão digitando…",
+        "várias pessoas estão digitando…",
+        "Bia está digitando uma mensagem privada…",
+    ]
+
+
 def test_long_lines_wrap_at_phone_width(
     chat: Chat, browser: Browser, contexts: Callable[[], BrowserContext]
 ) -> None:
@@ -594,16 +905,16 @@ def test_long_lines_wrap_at_phone_width(
         phone.close()
 
 
-def test_the_screenshot_script_draws_two_tabs(tmp_path: Path, chromium: str) -> None:
-    out = tmp_path / "duas-abas.png"
+def test_the_screenshot_script_draws_its_pictures(tmp_path: Path, chromium: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(out)],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=180,
         env={**os.environ, "WSCHAT_CHROMIUM": chromium},
     )
     assert result.returncode == 0, result.stderr
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width = int.from_bytes(data[16:20], "big")
-    height = int.from_bytes(data[20:24], "big")
-    assert width > height > 300, (width, height)  # two tabs side by side
+    for name in ("duas-abas.png", "novas-mensagens.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        assert width > height > 300, (name, width, height)  # two tabs side by side

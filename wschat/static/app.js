@@ -3,13 +3,30 @@
 // state in sessionStorage (per tab: another tab is another session, with its own login).
 //
 // User text is only ever put on the page with textContent, never parsed as HTML.
+//
+// Read position (v3): the "novas mensagens" divider sits above the first message from someone
+// else after a position; while the user is away from the tab its title shows "(N) wschat",
+// N messages from others unread. While the tab is visible and focused it tells the server
+// (`read`) that the newest message shown is read: after login, on each new message, when the
+// tab comes back. The server answers every session of the user with the new position:
+// - in the other tabs the divider moves there (usually: it goes away) and the badge clears;
+// - in the tab that read, the divider stays where it was, so the reader still sees where the
+//   new messages began; it moves when the tab is left (to the position then, so that what
+//   arrives while away comes below it) and when the user writes (they are caught up).
+// Messages that arrive while the user watches a tab with no divider get none.
 
-import { ChatConnection, isMessage, socketUrl } from "./chat.js";
+import {
+  ChatConnection, Position, TypingThrottle, Typers, badgeTitle, countUnread, isMessage,
+  readToSend, socketUrl, typingTarget, typingText,
+} from "./chat.js";
 
 const STORAGE_KEY = "wschat.tab";
 /** Messages kept in sessionStorage, so a reload shows them and resumes after the last one. */
 const KEEP = 500;
 const SAVE_DELAY_MS = 150;
+/** A burst of new messages is acknowledged with one `read`, this long after the first. */
+const READ_DELAY_MS = 150;
+const TITLE = "wschat";
 /** A scroll position this close to the end counts as "at the end": new messages follow it. */
 const NEAR_END_PX = 48;
 
@@ -28,7 +45,7 @@ const ui = {
   password: $("login-password"), loginSubmit: $("login-submit"), loginError: $("login-error"),
   chat: $("chat"), online: $("online"), scroller: $("scroller"), older: $("older"),
   start: $("start"), messages: $("messages"), outbox: $("outbox"), sendForm: $("send-form"),
-  input: $("input"),
+  input: $("input"), typing: $("typing"),
 };
 
 let conn = null; // the ChatConnection of this tab, while logged in (or trying to)
@@ -37,6 +54,18 @@ let online = new Set();
 let shown = []; // the messages on screen, oldest first (saved for a reload)
 let more = null; // whether older messages exist: null while unknown
 let saveTimer = null;
+let readPos = new Position(); // the user's read position, as the server last said
+let divider = new Position(); // the divider goes above the first message of another after it
+let lastReadSent = null; // the id of this tab's latest `read`, to tell its echo from others'
+let unread = 0; // messages from others after readPos (welcome.unread, then counted here)
+let readTimer = null;
+const typers = new Typers();
+const typingThrottle = new TypingThrottle();
+let typingTimer = null;
+/** The "novas mensagens" line; on the page only while something is below it. */
+const dividerItem = el("li", "divisor", "novas mensagens");
+dividerItem.dataset.testid = "unread-divider";
+dividerItem.setAttribute("role", "separator");
 
 // ---------------------------------------------------------------------- storage
 
@@ -140,6 +169,129 @@ function confirmShown(m) {
   saveSoon();
   return true;
 }
+
+// ---------------------------------------------------------------------- read position
+
+/** Where message `id` sits in the list, -1 if not shown. The read position is near the end. */
+const indexOf = (id) => shown.findLastIndex((m) => m.id === id);
+const isMine = (m) => sameName(m.from, me);
+
+/** The user is looking at this tab: it is visible and its window has the focus. */
+function watching() {
+  return document.visibilityState === "visible" && document.hasFocus();
+}
+
+/** Put the divider above the first message of someone else after `divider`, or remove it. */
+function renderDivider() {
+  const start = divider.rank(indexOf) + 1;
+  const first = shown.findIndex((m, i) => i >= start && !isMine(m));
+  const anchor = first >= 0
+    ? ui.messages.querySelector(`[data-id="${CSS.escape(shown[first].id)}"]`)
+    : null;
+  if (anchor === null) dividerItem.remove();
+  else if (anchor.previousSibling !== dividerItem) anchor.before(dividerItem);
+}
+
+/**
+ * The title's badge, only while the user is away (in view, what arrives is read at once: a
+ * badge would only flicker), and the position as the server last said (data-read, for tests).
+ */
+function renderTitle() {
+  document.title = badgeTitle(TITLE, watching() ? 0 : unread);
+  ui.messages.dataset.read = readPos.id ?? "";
+}
+
+function scheduleRead() {
+  if (readTimer === null) readTimer = setTimeout(sendRead, READ_DELAY_MS);
+}
+
+/** While the user watches, say the newest message shown is read (never an older position). */
+function sendRead() {
+  clearTimeout(readTimer);
+  readTimer = null;
+  if (conn === null || !watching()) return;
+  const newest = shown.length > 0 ? shown[shown.length - 1].id : null;
+  const id = readToSend(newest, readPos, lastReadSent, indexOf);
+  if (id !== null && conn.read(id)) lastReadSent = id;
+}
+
+/** The user left the tab: what arrives from now on goes below a divider at what they read. */
+function leftTab() {
+  const sent = lastReadSent !== null ? new Position(lastReadSent, true) : null;
+  const seen = sent !== null && sent.rank(indexOf) > readPos.rank(indexOf) ? sent : readPos;
+  divider = new Position(seen.id, seen.awaiting);
+  renderDivider();
+  renderTitle();
+}
+
+function cameBack() {
+  renderTitle();
+  if (watching()) scheduleRead();
+}
+
+/** A live message (not backlog) was appended: badge, divider and `read`. */
+function liveMessage(m) {
+  const looking = watching();
+  if (looking && (isMine(m) || !dividerItem.isConnected)) {
+    // Written by the user, or arrived under their eyes with no divider: nothing to mark.
+    divider = new Position(m.id);
+  }
+  if (!isMine(m) && indexOf(m.id) > readPos.rank(indexOf)) unread += 1;
+  renderDivider();
+  renderTitle();
+  if (looking) scheduleRead();
+}
+
+/** The server moved the read position (this tab's `read`, or another tab's). */
+function readMoved(id) {
+  const own = id === lastReadSent;
+  readPos = new Position(id, true);
+  if (!own) divider = new Position(id, true);
+  const rank = readPos.rank(indexOf);
+  unread = rank === Infinity ? 0 : countUnread(shown, rank, isMine);
+  renderDivider();
+  renderTitle();
+}
+
+function resetReading() {
+  clearTimeout(readTimer);
+  readTimer = null;
+  readPos = new Position();
+  divider = new Position();
+  lastReadSent = null;
+  unread = 0;
+  dividerItem.remove();
+  renderTitle();
+}
+
+// ---------------------------------------------------------------------- typing
+
+const isOnline = (name) => Array.from(online).some((n) => sameName(n, name));
+
+/** The user typed in the input: say so, at most once a second (see TypingThrottle). */
+function typed() {
+  if (conn === null || !conn.ready) return;
+  const target = typingTarget(ui.input.value, (name) => isOnline(name) && !sameName(name, me));
+  if (target !== null && typingThrottle.due(performance.now())) conn.typing(target.to);
+}
+
+/** Show who is typing now, and come back when the first of them should go. */
+function renderTyping() {
+  clearTimeout(typingTimer);
+  typingTimer = null;
+  const now = Date.now();
+  const text = typingText(typers.current(now));
+  ui.typing.textContent = text;
+  ui.typing.hidden = text === "";
+  const next = typers.nextExpiry();
+  if (next !== null) typingTimer = setTimeout(renderTyping, Math.max(0, next - now) + 20);
+}
+
+function stoppedTyping(user) {
+  if (typers.forget(user)) renderTyping();
+}
+
+// ---------------------------------------------------------------------- scrolling
 
 function nearEnd() {
   const s = ui.scroller;
@@ -253,15 +405,33 @@ function showChat() {
 // ---------------------------------------------------------------------- connection
 
 const handlers = {
-  status: setStatus,
-  welcome(welcome) {
+  status(state, detail) {
+    setStatus(state, detail);
+    if (state !== "online") return;
+    // Caught up: a position the backlog did not bring is older than the list.
+    readPos.settle();
+    divider.settle();
+    renderDivider();
+    scheduleRead();
+  },
+  welcome(welcome, { firstLogin }) {
     me = welcome.user;
     online = new Set(welcome.online);
     renderOnline();
-    if (!welcome.recovered && shown.length > 0) {
+    const redrawn = !welcome.recovered && shown.length > 0;
+    if (redrawn) {
       clearMessages();
       notice("Não deu para retomar de onde parou; estas são as mensagens recentes.", "nota");
     }
+    // The server's position; the backlog that follows may hold its message.
+    const read = typeof welcome.read === "string" ? welcome.read : null;
+    readPos = new Position(read, true);
+    lastReadSent = null;
+    if (firstLogin || redrawn || !dividerItem.isConnected) divider = new Position(read, true);
+    unread = Number.isInteger(welcome.unread) ? Math.max(0, welcome.unread) : 0;
+    renderTitle();
+    typers.clear();
+    renderTyping();
     ui.password.value = "";
     showChat();
   },
@@ -272,11 +442,20 @@ const handlers = {
     const kept = { type, id, from, to, text, ts };
     if (answers !== null) kept.confirmed = true;
     appendMessage(kept, backlog || sameName(m.from, me));
+    stoppedTyping(m.from); // the line they were typing arrived
+    if (!backlog) liveMessage(kept);
   },
-  presence(user, isOnline) {
-    if (isOnline) online.add(user);
+  presence(user, isOn) {
+    if (isOn) online.add(user);
     else online.delete(user);
     renderOnline();
+    if (!isOn) stoppedTyping(user);
+  },
+  read: readMoved,
+  typing(user, to) {
+    if (sameName(user, me)) return; // the server never sends one's own; nothing to show anyway
+    typers.saw(user, to !== null, Date.now());
+    renderTyping();
   },
   users(names, { asked }) {
     online = new Set(names);
@@ -286,6 +465,7 @@ const handlers = {
   history(frame) {
     const messages = Array.isArray(frame.messages) ? frame.messages.filter(isMessage) : [];
     prependMessages(messages);
+    renderDivider(); // the position may be among the older messages
     more = frame.more === true;
     updateOlder();
     saveSoon();
@@ -363,6 +543,9 @@ function logout() {
   ui.outbox.replaceChildren();
   online = new Set();
   renderOnline();
+  resetReading();
+  typers.clear();
+  renderTyping();
   showLogin("", null);
 }
 
@@ -392,11 +575,18 @@ function loadOlder() {
 
 ui.loginForm.addEventListener("submit", login);
 ui.sendForm.addEventListener("submit", submitLine);
+ui.input.addEventListener("input", typed);
 ui.older.addEventListener("click", loadOlder);
 ui.logout.addEventListener("click", logout);
 ui.reconnect.addEventListener("click", () => conn?.start());
 addEventListener("online", () => conn?.retryNow());
 addEventListener("pagehide", saveNow);
+addEventListener("focus", cameBack);
+addEventListener("blur", leftTab);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") cameBack();
+  else leftTab();
+});
 $("ws-url").textContent = socketUrl(location);
 
 const saved = loadState();
