@@ -155,7 +155,7 @@ def _snapshot(server: ServerThread) -> dict[str, Any]:
         "fan-out sessions pending": len(deferred._group_of),
         "fan-out groups pending": len(deferred._groups),
         "fan-out pending bytes": deferred.pending_bytes(),
-        "rate-limit buckets": len(chat._buckets),
+        "rate-limit buckets": len(chat.requests._buckets),
         "spawned tasks": len(delivery.tasks),
         "queued sends": chat._queue.qsize(),
         "websockets connections": len(chat._server.connections),

@@ -6,10 +6,10 @@ One connection goes through three phases, each in its own module:
    login; any problem ends the connection with close code 4001 after one ``error``;
 2. catch-up (:mod:`~wschat.server.catchup`): registered for live traffic first, then welcome
    and the backlog, then the buffered live traffic: the seam that loses and doubles nothing;
-3. live (here): frames are parsed into events; sends go through one writer task that appends
-   a whole burst to the store in one commit *before* fanning out
-   (:mod:`~wschat.server.delivery`), so nothing a client got back with an id can be lost by a
-   crash of the process.
+3. live (here, with each request's answer in :mod:`~wschat.server.live`): frames are parsed
+   into events; sends go through one writer task that appends a whole burst to the store in
+   one commit *before* fanning out (:mod:`~wschat.server.delivery`), so nothing a client got
+   back with an id can be lost by a crash of the process.
 
 Keepalive (:mod:`~wschat.server.keepalive`) runs beside each connection; plain HTTP on the
 same port is decided by :mod:`~wschat.server.http`. Where entries and presence changes come
@@ -34,27 +34,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from wschat.core.credentials import token_hash
-from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.errors import CloseCode, ErrorCode
 from wschat.core.events import (
-    ClientEvent,
-    HelpRequest,
-    HistoryRequest,
-    Login,
     Logout,
-    ReadMark,
-    Rejected,
-    Send,
-    Typing,
-    WhoRequest,
-    already_logged_in,
-    unknown_user,
 )
-from wschat.core.frames import error_frame, help_frame, history_frame, rejected_frame, users_frame
-from wschat.core.model import Draft, log_order
-from wschat.core.names import name_key
+from wschat.core.frames import error_frame
+from wschat.core.model import Draft
 from wschat.core.parsing import parse_frame
-from wschat.core.ratelimit import Throttle, TokenBucket
 from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
@@ -62,6 +48,7 @@ from wschat.server.delivery import Delivery
 from wschat.server.drain import stop_serving
 from wschat.server.http import is_loopback_host, metrics_allowed, route
 from wschat.server.keepalive import keepalive
+from wschat.server.live import LiveRequests
 from wschat.server.login import LoginGate
 from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from wschat.server.metrics import Metrics
@@ -99,9 +86,7 @@ class ChatServer:
         self.login = LoginGate(store, self.config, self.metrics)
         self.catch_up = CatchUp(store, self.bus, self.delivery, self.config, seam_hook)
         self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
-        self._buckets: dict[str, TokenBucket] = {}
-        #: One typing notice per user per second passed on, per process (see _on_typing).
-        self._typing = Throttle(TYPING_INTERVAL)
+        self.requests = LiveRequests(store, self.bus, self.delivery, self.config, self._queue)
         #: Whether Host must name this machine (DNS rebinding); the config never changes.
         self._loopback_only = is_loopback_host(self.config.host)
         self._server: Server | None = None
@@ -260,8 +245,7 @@ class ChatServer:
         log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
         last = self.delivery.unregister(session)
         if last:
-            self._buckets.pop(session.key, None)
-            self._typing.forget(session.key)
+            self.requests.forget(session.key)
         await self.bus.leave(session.user, session.key, session.sid, last)
 
     # ------------------------------------------------------------------ live
@@ -281,103 +265,11 @@ class ChatServer:
                     await self.store.revoke_token(token_hash(session.token))
                     await session.ws.close(CloseCode.NORMAL, "logout")
                     return
-                await self._on_event(session, event)
+                await self.requests.handle(session, event)
             except StoreError as error:
                 log.error("store error for %s (%s): %s", session.user, session.sid, error)
                 write(session, error_frame(
                     ErrorCode.SERVER_ERROR, _STORE_DOWN, getattr(event, "ref", None)))
-
-    async def _on_event(self, session: Session, event: ClientEvent) -> None:
-        write = self.delivery.write
-        match event:
-            case Send():
-                await self._on_send(session, event)
-            case WhoRequest(ref=ref):
-                write(session, users_frame(await self.bus.online(), ref))
-            case HelpRequest(ref=ref):
-                write(session, help_frame(ref))
-            case HistoryRequest():
-                await self._on_history(session, event)
-            case ReadMark():
-                await self._on_read(session, event)
-            case Typing():
-                await self._on_typing(session, event)
-            case Login(ref=ref) | Rejected(from_login=True, ref=ref):
-                write(session, rejected_frame(already_logged_in(ref)))
-            case Rejected():
-                write(session, rejected_frame(event))
-
-    async def _on_send(self, session: Session, send: Send) -> None:
-        bucket = self._bucket(session.key)
-        if bucket is not None and not bucket.allow(time.monotonic()):
-            self.delivery.write(session, error_frame(
-                ErrorCode.RATE_LIMITED, "mensagens demais por segundo; espere um pouco", send.ref))
-            return
-        to: str | None = None
-        if send.to is not None:
-            account = await self.store.get_account(name_key(send.to))
-            if account is None:
-                self.delivery.write(session, rejected_frame(unknown_user(send.to, send.ref)))
-                return
-            to = account.name
-        draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
-        self._queue.put_nowait((draft, session))
-
-    def _bucket(self, key: str) -> TokenBucket | None:
-        cfg = self.config
-        if cfg.rate_limit <= 0:
-            return None
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(cfg.rate_limit, cfg.burst)
-        return bucket
-
-    async def _on_history(self, session: Session, request: HistoryRequest) -> None:
-        if request.before is not None:
-            try:
-                log_order(request.before)
-            except ValueError:
-                self.delivery.write(session, error_frame(
-                    ErrorCode.INVALID_MESSAGE, "'before' não é um id de mensagem", request.ref))
-                return
-        entries, more = await self.store.before(session.key, request.before, request.limit)
-        self.delivery.write(session, history_frame(entries, more, request.ref))
-
-    async def _on_read(self, session: Session, mark: ReadMark) -> None:
-        """Move the user's read position forward and tell all their sessions, everywhere.
-
-        Not a ``send``: no rate limit, nothing in the log. An id the user cannot see (or not
-        in the log) is ``invalid_message`` and changes nothing; an older or equal one changes
-        nothing and sends nothing.
-        """
-        entry = await self.store.get(mark.id)
-        if entry is None or not entry.visible_to(session.key):
-            self.delivery.write(session, error_frame(
-                ErrorCode.INVALID_MESSAGE,
-                "'id' não é uma mensagem que você possa ver", mark.ref))
-            return
-        if await self.store.set_read(session.key, entry.id):
-            await self.bus.read_moved(session.user, session.key, entry.id)
-
-    async def _on_typing(self, session: Session, typing: Typing) -> None:
-        """Pass a typing notice on, at most one per user per second; drop the rest silently.
-
-        The bound is kept per process, across the user's sessions on it: with several
-        processes on Redis each may pass one per second, and the Redis bus then lets one per
-        second through for the whole cluster (see :class:`wschat.cluster.RedisBus`).
-        ``to`` a name never registered is ``unknown_user`` (checked before the bound, so
-        that the error is never dropped).
-        """
-        to: str | None = None
-        if typing.to is not None:
-            account = await self.store.get_account(name_key(typing.to))
-            if account is None:
-                self.delivery.write(session, rejected_frame(unknown_user(typing.to, typing.ref)))
-                return
-            to = account.name
-        if not self._typing.allow(session.key, time.monotonic()):
-            return
-        await self.bus.typing(session.user, session.key, to)
 
     async def _writer(self) -> None:
         """Append each burst of sends in one commit, then fan the entries out."""

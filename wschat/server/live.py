@@ -1,0 +1,158 @@
+"""The live phase's requests: what the server does with each event a logged-in session sends.
+
+``send`` is checked (rate limit, recipient) and queued for the writer of
+:class:`~wschat.server.app.ChatServer`, which commits before it fans out; ``who``, ``help``,
+``history``, ``read`` and ``typing`` are answered here. Per-user state (the send bucket and
+the typing bound) lives until the user's last session on this process leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from wschat.core.defaults import TYPING_INTERVAL
+from wschat.core.errors import ErrorCode
+from wschat.core.events import (
+    ClientEvent,
+    HelpRequest,
+    HistoryRequest,
+    Login,
+    ReadMark,
+    Rejected,
+    Send,
+    Typing,
+    WhoRequest,
+    already_logged_in,
+    unknown_user,
+)
+from wschat.core.frames import error_frame, help_frame, history_frame, rejected_frame, users_frame
+from wschat.core.model import Draft, log_order
+from wschat.core.names import name_key
+from wschat.core.ratelimit import Throttle, TokenBucket
+from wschat.server.bus import Bus
+from wschat.server.config import ServerConfig
+from wschat.server.delivery import Delivery
+from wschat.server.session import Session
+from wschat.store import Store
+
+__all__ = ["LiveRequests"]
+
+
+class LiveRequests:
+    """Answers the live events of every session of one server."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        delivery: Delivery,
+        config: ServerConfig,
+        queue: asyncio.Queue[tuple[Draft, Session]],
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.delivery = delivery
+        self.config = config
+        self._queue = queue  # the writer's: sends wait there for their commit
+        self._buckets: dict[str, TokenBucket] = {}
+        #: One typing notice per user per second passed on, per process (see _typing_notice).
+        self._typing = Throttle(TYPING_INTERVAL)
+
+    def forget(self, key: str) -> None:
+        """The user's last session on this process left: drop their per-user state."""
+        self._buckets.pop(key, None)
+        self._typing.forget(key)
+
+    async def handle(self, session: Session, event: ClientEvent) -> None:
+        """Answer one live event of ``session`` (not ``logout``: the connection handles it)."""
+        write = self.delivery.write
+        match event:
+            case Send():
+                await self._send(session, event)
+            case WhoRequest(ref=ref):
+                write(session, users_frame(await self.bus.online(), ref))
+            case HelpRequest(ref=ref):
+                write(session, help_frame(ref))
+            case HistoryRequest():
+                await self._history(session, event)
+            case ReadMark():
+                await self._read(session, event)
+            case Typing():
+                await self._typing_notice(session, event)
+            case Login(ref=ref) | Rejected(from_login=True, ref=ref):
+                write(session, rejected_frame(already_logged_in(ref)))
+            case Rejected():
+                write(session, rejected_frame(event))
+
+    async def _send(self, session: Session, send: Send) -> None:
+        bucket = self._bucket(session.key)
+        if bucket is not None and not bucket.allow(time.monotonic()):
+            self.delivery.write(session, error_frame(
+                ErrorCode.RATE_LIMITED, "mensagens demais por segundo; espere um pouco", send.ref))
+            return
+        to: str | None = None
+        if send.to is not None:
+            account = await self.store.get_account(name_key(send.to))
+            if account is None:
+                self.delivery.write(session, rejected_frame(unknown_user(send.to, send.ref)))
+                return
+            to = account.name
+        draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
+        self._queue.put_nowait((draft, session))
+
+    def _bucket(self, key: str) -> TokenBucket | None:
+        cfg = self.config
+        if cfg.rate_limit <= 0:
+            return None
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(cfg.rate_limit, cfg.burst)
+        return bucket
+
+    async def _history(self, session: Session, request: HistoryRequest) -> None:
+        if request.before is not None:
+            try:
+                log_order(request.before)
+            except ValueError:
+                self.delivery.write(session, error_frame(
+                    ErrorCode.INVALID_MESSAGE, "'before' não é um id de mensagem", request.ref))
+                return
+        entries, more = await self.store.before(session.key, request.before, request.limit)
+        self.delivery.write(session, history_frame(entries, more, request.ref))
+
+    async def _read(self, session: Session, mark: ReadMark) -> None:
+        """Move the user's read position forward and tell all their sessions, everywhere.
+
+        Not a ``send``: no rate limit, nothing in the log. An id the user cannot see (or not
+        in the log) is ``invalid_message`` and changes nothing; an older or equal one changes
+        nothing and sends nothing.
+        """
+        entry = await self.store.get(mark.id)
+        if entry is None or not entry.visible_to(session.key):
+            self.delivery.write(session, error_frame(
+                ErrorCode.INVALID_MESSAGE,
+                "'id' não é uma mensagem que você possa ver", mark.ref))
+            return
+        if await self.store.set_read(session.key, entry.id):
+            await self.bus.read_moved(session.user, session.key, entry.id)
+
+    async def _typing_notice(self, session: Session, typing: Typing) -> None:
+        """Pass a typing notice on, at most one per user per second; drop the rest silently.
+
+        The bound is kept per process, across the user's sessions on it: with several
+        processes on Redis each may pass one per second, and the Redis bus then lets one per
+        second through for the whole cluster (see :class:`wschat.cluster.RedisBus`).
+        ``to`` a name never registered is ``unknown_user`` (checked before the bound, so
+        that the error is never dropped).
+        """
+        to: str | None = None
+        if typing.to is not None:
+            account = await self.store.get_account(name_key(typing.to))
+            if account is None:
+                self.delivery.write(session, rejected_frame(unknown_user(typing.to, typing.ref)))
+                return
+            to = account.name
+        if not self._typing.allow(session.key, time.monotonic()):
+            return
+        await self.bus.typing(session.user, session.key, to)
