@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from wschat import Message, Presence, ServerThread
+from wschat import Message, Presence, Read, ServerThread, Typing
 from wschat.teaching.chatdemo import (
     HISTORY,
     LIVE,
@@ -28,6 +28,9 @@ def test_show_names_each_event_in_portuguese() -> None:
     assert show(Message("7", "ana", None, "oi", 0.0)) == "#7 ana → todos: oi"
     assert show(Message("8", "ana", "joao", "oi", 0.0, "r1")) == "#8 ana → joao: oi   [ref r1]"
     assert show(Presence("joao", False)) == "presença: joao saiu"
+    assert show(Read("8")) == "lido até #8"
+    assert show(Typing("joao")) == "joao está digitando…"
+    assert show(Typing("joao", "ana")) == "joao está digitando para ana…"
 
 
 async def test_screens_label_history_live_and_replay() -> None:

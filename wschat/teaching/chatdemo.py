@@ -19,7 +19,9 @@ from wschat.client.events import (
     Event,
     Message,
     Presence,
+    Read,
     Reconnected,
+    Typing,
     Welcome,
 )
 from wschat.core.model import Entry
@@ -126,6 +128,10 @@ def show(event: Event) -> str:
         return f"#{event.id} {event.sender} → {event.to or 'todos'}: {event.text}{ref}"
     if isinstance(event, Presence):
         return f"presença: {event.user} {'entrou' if event.online else 'saiu'}"
+    if isinstance(event, Read):
+        return f"lido até #{event.id}"
+    if isinstance(event, Typing):
+        return f"{event.user} está digitando{' para ' + event.to if event.to else ''}…"
     if isinstance(event, Disconnected):
         return f"conexão caiu (código {int(event.code)})"
     if isinstance(event, Reconnected):
