@@ -488,7 +488,12 @@ class Plan:
     #: About this many clients parse latency stamps at each step, every k-th by connection
     #: order (k = clients // sample_target); the others only count broadcasts. 0: every client.
     sample_target: int = 1000
+    #: The connection sweep beyond fanout_steps: this many more clients per step, up to the
+    #: file-descriptor limit (most_clients, capped there), while every step's p95 RTT (the time
+    #: until every client has a broadcast) stays within sweep_limit_ms.
+    sweep_step: int = 1000
+    sweep_limit_ms: float = 250.0
 
 
 QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000,
-             most_clients=1500, samples=30, runs=1)
+             most_clients=1500, samples=30, runs=1, sweep_step=500)
