@@ -120,7 +120,9 @@ async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any], sweep_max: in
         # The sweep goes on while every step so far held its p95 within the limit.
         n = max(plan.fanout_steps) + plan.sweep_step
         while not past_sweep and n <= sweep_max:
+            bar.total += 1  # how far the sweep goes is only known as it goes
             measured = await step(n)
+            bar.update()
             past_sweep = past(measured, plan.sweep_limit_ms)
             n += plan.sweep_step
         result["sweep"] = {
