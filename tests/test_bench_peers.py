@@ -27,6 +27,7 @@ from benchmarks.loadgen import Client, ClientSpec, Sink, open_client, stamp
 from benchmarks.run import CONTENDERS, Contender, missing
 
 PEERS = [key for key, c in CONTENDERS.items() if c.dialect != "wschat"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where -m benchmarks runs
 TIMEOUT = 20.0
 
 
@@ -67,7 +68,7 @@ async def running(contender: Contender, tmp: str) -> AsyncIterator[int]:
     err_path = os.path.join(tmp, "server.err")
     with open(err_path, "w") as err:
         server = subprocess.Popen(contender.argv(tmp), stdout=subprocess.PIPE, stderr=err,
-                                  text=True, cwd=os.getcwd())
+                                  text=True, cwd=ROOT)
     try:
         assert server.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), TIMEOUT)
