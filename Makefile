@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.wschat-installed
 
-.PHONY: lab test install pythons browser redis-server bench clean
+.PHONY: lab test install pythons browser redis-server bench bench-node bench-libuv clean
 
 # JupyterLab serves the whole repository (the notebooks link to docs/ and show its images) and
 # opens on notebooks/. Root may run it (containers, CI-like machines): Jupyter wants to be told.
@@ -48,15 +48,41 @@ browser:
 	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see README)."; \
 	fi
 
-# The benchmark's own extra (peers, uvloop, plots), on top of the above.
+# The benchmark's own extra (peers, uvloop, plots), on top of the above; the Node peers'
+# packages (benchmarks/node, from its lock file; needs node and npm); socketify's libuv1
+# (Debian's, when root with apt). A peer whose parts are missing is left out of the run, loudly.
 BENCH_STAMP := $(VENV)/.wschat-bench-installed
+NODE_PEERS := benchmarks/node
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) bench-node bench-libuv
 	$(BIN)/python -m benchmarks
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $(BENCH_STAMP)
+
+bench-node: $(NODE_PEERS)/node_modules/.package-lock.json
+
+$(NODE_PEERS)/node_modules/.package-lock.json: $(NODE_PEERS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(NODE_PEERS) --no-audit --no-fund --loglevel=error \
+	  || echo "make: npm ci failed: the Node peers (ws, socket.io, uWebSockets.js) will be left out"; \
+	else \
+	  echo "make: no npm: the Node peers (ws, socket.io, uWebSockets.js) will be left out"; \
+	fi
+
+bench-libuv:
+	@if /sbin/ldconfig -p 2>/dev/null | grep -q 'libuv\.so\.1'; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing Debian's libuv1 for the socketify peer"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libuv1 >/dev/null 2>&1 \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	         --no-install-recommends libuv1 >/dev/null; }; } \
+	  || echo "make: could not install libuv1: the socketify peer will be left out"; \
+	else \
+	  echo "make: no libuv.so.1 (Debian: apt-get install libuv1): the socketify peer will be left out"; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(EXTRA_VENVS) build *.egg-info .pytest_cache .hypothesis

@@ -20,7 +20,16 @@ from tqdm import tqdm
 
 from . import report
 from .loadgen import new_loop, raise_file_limit
-from .run import CONTENDERS, GENERATOR_CORE, QUICK, BenchSession, Contender, Plan, two_cores
+from .run import (
+    CONTENDERS,
+    GENERATOR_CORE,
+    QUICK,
+    BenchSession,
+    Contender,
+    Plan,
+    missing,
+    two_cores,
+)
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -72,29 +81,55 @@ async def idle_memory(contender: Contender, plan: Plan, *, deflate: bool, bar: t
         bar.update()
 
 
-async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any]) -> dict[str, Any]:
+async def fanout(contender: Contender, plan: Plan, bar: tqdm[Any], sweep_max: int = 0) -> dict[str, Any]:
+    """The fan-out steps of ``plan``, then the sweep beyond them: ``plan.sweep_step`` more
+    clients at a time up to ``sweep_max`` (the file-descriptor limit), until a step's p95
+    RTT passes ``plan.sweep_limit_ms`` (websocket-shootout's rule)."""
     session = BenchSession(contender, workers=plan.workers, sample_target=plan.sample_target)
     steps: list[dict[str, Any]] = []
     result: dict[str, Any] = {"steps": steps}
+
+    async def step(n: int) -> dict[str, Any]:
+        bar.set_postfix_str(f"{contender.key}: {n} clients")
+        connected = await session.connect(n)
+        measured = await session.closed_loop(samples=plan.samples)
+        measured["target"] = n
+        measured["connect"] = connected
+        steps.append(measured)
+        return measured
+
+    def past(measured: dict[str, Any], limit_ms: float) -> bool:
+        # No RTT at all (every broadcast timed out) is past any limit.
+        return measured["rtt_p95_ms"] is None or measured["rtt_p95_ms"] > limit_ms
+
     try:
         await session.start()
-        past_limit = False
+        past_limit = past_sweep = False
         for n in plan.fanout_steps:
             if past_limit and n not in plan.table_steps:
                 bar.update()  # the shootout stops here; only the table's steps are still measured
                 continue
-            bar.set_postfix_str(f"{contender.key}: {n} clients")
-            connected = await session.connect(n)
-            step = await session.closed_loop(samples=plan.samples)
-            step["target"] = n
-            step["connect"] = connected
-            steps.append(step)
-            past_limit = past_limit or (step["rtt_p95_ms"] or 0) > 500
+            measured = await step(n)
+            past_limit = past_limit or past(measured, 500)
+            past_sweep = past_sweep or past(measured, plan.sweep_limit_ms)
             bar.update()
             if n == plan.open_loop_clients:
                 bar.set_postfix_str(f"{contender.key}: 20 broadcasts/s + private")
                 result["open_loop"] = await session.open_loop()
                 bar.update()
+        # The sweep goes on while every step so far held its p95 within the limit.
+        n = max(plan.fanout_steps) + plan.sweep_step
+        while not past_sweep and n <= sweep_max:
+            bar.total += 1  # how far the sweep goes is only known as it goes
+            measured = await step(n)
+            bar.update()
+            past_sweep = past(measured, plan.sweep_limit_ms)
+            n += plan.sweep_step
+        result["sweep"] = {
+            "limit_ms": plan.sweep_limit_ms,
+            "max_clients": sweep_max,
+            "stopped_by": "p95" if past_sweep else "max clients",
+        }
     finally:
         await session.stop()
     return result
@@ -106,12 +141,14 @@ async def run_contender(contender: Contender, plan: Plan, bar: tqdm[Any], most: 
     bar.set_postfix_str(f"{contender.key}: idle connections, deflate offered")
     deflate = await idle_memory(contender, plan, deflate=True, bar=bar)
     return {"contender": contender.key, "idle": plain, "idle_deflate": deflate,
-            **await fanout(contender, plan, bar)}
+            **await fanout(contender, plan, bar, sweep_max=most)}
 
 
-async def main_async(plan: Plan, keys: list[str], out: str, fd_limit: int) -> None:
+async def main_async(plan: Plan, keys: list[str], out: str, fd_limit: int,
+                     left_out: dict[str, str] | None = None) -> None:
     runs: list[dict[str, Any]] = []
     meta = report.machine_info()
+    meta["left_out"] = left_out or {}
     # Every connection is a file descriptor in the server's process: the limit (its hard limit
     # is the most a process may raise it to) stops the measurement there, less some for the
     # server's own files and the coordinator's clients.
@@ -167,9 +204,17 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: one core only; server and generator share it", file=sys.stderr)
     fd_limit = raise_file_limit()
     keys = args.only or list(CONTENDERS)
+    # A contender whose parts are not installed is left out, loudly (results.md says so too).
+    left_out = {key: why for key in keys if (why := missing(CONTENDERS[key])) is not None}
+    for key, why in left_out.items():
+        print(f"warning: {key} left out: {why}", file=sys.stderr)
+    keys = [key for key in keys if key not in left_out]
+    if not keys:
+        print("nothing to measure", file=sys.stderr)
+        return 2
     loop = new_loop()
     try:
-        loop.run_until_complete(main_async(plan, keys, out, fd_limit))
+        loop.run_until_complete(main_async(plan, keys, out, fd_limit, left_out))
     finally:
         with contextlib.suppress(Exception):
             loop.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -24,7 +25,15 @@ LABELS = {
     "relay-broadcast": "websockets broadcast() relay",
     "relay-loop": "tutorial relay (await send loop)",
     "socketio": "python-socketio (aiohttp)",
+    "aiohttp": "aiohttp WebSocket relay",
+    "picows": "picows relay",
+    "socketify": "socketify pub/sub (uWebSockets)",
+    "node-ws": "Node ws relay",
+    "node-socketio": "Node socket.io",
+    "uws": "uWebSockets.js pub/sub (Node)",
 }
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+NODE_PACKAGES = ("ws", "socket.io", "uwebsockets")
 OURS = ("wschat-memory", "wschat-sqlite")
 
 
@@ -39,11 +48,23 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for package in ("websockets", "python-socketio", "python-engineio", "aiohttp", "uvloop"):
+    for package in ("websockets", "python-socketio", "python-engineio", "aiohttp", "uvloop",
+                    "picows", "socketify"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10)
+        versions["node"] = node.stdout.strip().lstrip("v") or "?"
+    except (OSError, subprocess.SubprocessError):
+        versions["node"] = "not installed"
+    for package in NODE_PACKAGES:
+        try:
+            with open(os.path.join(NODE_DIR, "node_modules", package, "package.json")) as f:
+                versions[f"npm {package}"] = str(json.load(f)["version"])
+        except (OSError, ValueError, KeyError):
+            versions[f"npm {package}"] = "not installed"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -107,6 +128,20 @@ def _threshold(runs: list[Run], limit_ms: float) -> str:
         if p95 is not None and p95 > limit_ms:
             return f"{n:,}"
     return f"> {steps[-1]:,}" if steps else "-"
+
+
+def _held(runs: list[Run], limit_ms: float) -> tuple[int | None, str]:
+    """The most clients a contender held in the sweep: the step before the first one whose
+    p95 RTT (median over runs, as in :func:`_threshold`) passes ``limit_ms``; and what stopped
+    the sweep ("p95", or "max clients": the file-descriptor cap)."""
+    last: int | None = None
+    for n in _targets({"": runs}):
+        p95 = _step_median(runs, n, "rtt_p95_ms")
+        if p95 is None or p95 > limit_ms:  # None: every broadcast of the step timed out
+            return last, "p95"
+        last = n
+    stops = {run.get("sweep", {}).get("stopped_by", "end of steps") for run in runs}
+    return last, " / ".join(sorted(stops))
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -213,12 +248,22 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
         "is bounded by the generator: its deliveries/s is a floor for the server and its latencies "
         "include waiting for the generator. Server CPU per delivery is measured on the server alone.\n")
 
-    add("## websocket-shootout sweep (clients where the per-broadcast p95 passes a limit)\n")
-    add("| server | p95 > 250 ms at | p95 > 500 ms at | deliveries per server CPU-s (steps ≥ 1,000 clients) |")
-    add("| --- | ---: | ---: | ---: |")
+    limit = plan.get("sweep_limit_ms", 250)
+    most = meta.get("most_clients")
+    add("## websocket-shootout sweep (clients added until the per-broadcast p95 passes a limit)\n")
+    add(f"| server | holds at p95 ≤ {limit:.0f} ms | sweep stopped by | p95 > 250 ms at | "
+        "p95 > 500 ms at | deliveries per server CPU-s (steps ≥ 1,000 clients) |")
+    add("| --- | ---: | --- | ---: | ---: | ---: |")
     for key, rs in grouped.items():
-        add(f"| {LABELS[key]} | {_threshold(rs, 250)} | {_threshold(rs, 500)} | {_fmt(_pooled_efficiency(rs), ',.0f')} |")
+        held, stop = _held(rs, limit)
+        add(f"| {LABELS[key]} | {_fmt(held, ',.0f')} | {stop} | {_threshold(rs, 250)} | "
+            f"{_threshold(rs, 500)} | {_fmt(_pooled_efficiency(rs), ',.0f')} |")
     add("")
+    add(f"Clients are added {plan.get('sweep_step', 1000):,} at a time past the fan-out steps, 4 "
+        f"broadcasts in flight, until a step's p95 passes {limit:.0f} ms or the sweep reaches "
+        f"{_fmt(most, ',.0f')} clients (\"max clients\": every connection is a file descriptor of "
+        "the server's process, whose limit is below 1,000 more). \"Holds\" is the last step before "
+        "the first one whose p95 (median over runs) is past the limit.\n")
 
     add("## 1,000 clients, 20 broadcasts/s, private messages meanwhile (50/s between two other users)\n")
     add("| server | broadcast p50 ms | p95 ms | p99 ms | private p50 ms | private p99 ms | generator load |")
@@ -260,6 +305,13 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
     else:
         add("Most connections in 1 GiB is extrapolated: (1 GiB - RSS before connecting) / RSS growth per connection.\n")
 
+    left_out = meta.get("left_out") or {}
+    if left_out:
+        add("## Left out of this run\n")
+        for key, why in left_out.items():
+            add(f"- {LABELS.get(key, key)}: {why}")
+        add("")
+
     add("## Goals\n")
     add("| goal | measured | met |")
     add("| --- | --- | --- |")
@@ -280,6 +332,20 @@ def _loads(loads: Sequence[float] | None) -> str:
     return "?" if not loads else " / ".join(f"{x:.2f}" for x in loads)
 
 
+def _style(key: str) -> dict[str, Any]:
+    """One line style per contender, the same in every plot: a colour of its own (eleven
+    contenders outnumber matplotlib's ten default colours), wschat thick, Node's peers dashed."""
+    keys = list(LABELS)
+    index = keys.index(key) if key in keys else len(keys)
+    return {
+        "color": plt.get_cmap("tab20")(2 * index % 20 + (2 * index // 20)),
+        "marker": "o",
+        "markersize": 4,
+        "linewidth": 2.5 if key in OURS else 1.3,
+        "linestyle": "--" if key in ("node-ws", "node-socketio", "uws") else "-",
+    }
+
+
 def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
     steps = _targets(grouped)
 
@@ -297,7 +363,7 @@ def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
         for contender, rs in grouped.items():
             xs, ys = series(rs, key)
-            ax.plot(xs, ys, marker="o", label=LABELS[contender])
+            ax.plot(xs, ys, label=LABELS[contender], **_style(contender))
         for limit in limits:
             ax.axhline(limit, color="grey", linestyle="--", linewidth=0.8)
         if log:
@@ -318,9 +384,9 @@ def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for contender, rs in grouped.items():
         xs, ys = series(rs, "lat_p99_ms")
-        axes[0].plot(xs, ys, marker="o", label=LABELS[contender])
+        axes[0].plot(xs, ys, label=LABELS[contender], **_style(contender))
         xs, ys = series(rs, "rtt_p95_ms")
-        axes[1].plot(xs, ys, marker="o", label=LABELS[contender])
+        axes[1].plot(xs, ys, label=LABELS[contender], **_style(contender))
     axes[0].set_title("p99 latency per delivery")
     axes[1].set_title("p95 time until every client has a broadcast")
     for ax, limits in ((axes[0], (150,)), (axes[1], (250, 500))):

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes.util
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,13 +53,22 @@ STEP_TIMEOUT = 20.0  # seconds: a closed-loop step stops issuing broadcasts afte
 BROADCAST_TIMEOUT = 30.0
 
 
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
 @dataclass(frozen=True)
 class Contender:
-    """A server to measure: how to start it and which client dialect it speaks."""
+    """A server to measure: how to start it, which client dialect it speaks, what it needs."""
 
     key: str
     dialect: str
     argv: Callable[[str], list[str]]  # given a scratch folder
+    #: Python modules it imports (the ``bench`` extra installs them).
+    modules: tuple[str, ...] = ()
+    #: npm packages it requires from benchmarks/node/node_modules (``make bench`` runs npm ci).
+    node_packages: tuple[str, ...] = ()
+    #: Shared C libraries it loads (``ctypes.util.find_library`` names), e.g. ``uv``.
+    libraries: tuple[str, ...] = ()
 
 
 def _wschat(db: str | None) -> Callable[[str], list[str]]:
@@ -71,6 +83,10 @@ def _peer(kind: str) -> Callable[[str], list[str]]:
     return lambda scratch: [sys.executable, "-m", "benchmarks.peers", kind]
 
 
+def _node_peer(kind: str) -> Callable[[str], list[str]]:
+    return lambda scratch: [shutil.which("node") or "node", os.path.join(NODE_DIR, "peers.js"), kind]
+
+
 CONTENDERS: dict[str, Contender] = {
     c.key: c
     for c in [
@@ -78,9 +94,37 @@ CONTENDERS: dict[str, Contender] = {
         Contender("wschat-sqlite", "wschat", _wschat("bench.db")),
         Contender("relay-broadcast", "relay", _peer("relay-broadcast")),
         Contender("relay-loop", "relay", _peer("relay-loop")),
-        Contender("socketio", "socketio", _peer("socketio")),
+        Contender("socketio", "socketio", _peer("socketio"), modules=("socketio", "aiohttp")),
+        Contender("aiohttp", "relay", _peer("aiohttp"), modules=("aiohttp",)),
+        Contender("picows", "relay", _peer("picows"), modules=("picows",)),
+        Contender("socketify", "relay", _peer("socketify"), modules=("socketify",),
+                  libraries=("uv",)),
+        Contender("node-ws", "relay", _node_peer("ws"), node_packages=("ws",)),
+        Contender("node-socketio", "socketio", _node_peer("socketio"), node_packages=("socket.io",)),
+        Contender("uws", "relay", _node_peer("uws"), node_packages=("uwebsockets",)),
     ]
 }
+
+
+def missing(contender: Contender) -> str | None:
+    """Why ``contender`` cannot run on this machine (what to install), or None if it can."""
+    absent = [m for m in contender.modules if importlib.util.find_spec(m) is None]
+    if absent:
+        return (f"Python package(s) {', '.join(absent)} not installed "
+                "(pip install -e '.[bench]', or make bench)")
+    if contender.node_packages:
+        if shutil.which("node") is None:
+            return "node not found (install Node.js 18 or newer)"
+        absent = [p for p in contender.node_packages
+                  if not os.path.isfile(os.path.join(NODE_DIR, "node_modules", p, "package.json"))]
+        if absent:
+            return (f"npm package(s) {', '.join(absent)} not in benchmarks/node/node_modules "
+                    "(npm ci --prefix benchmarks/node, or make bench)")
+    absent = [lib for lib in contender.libraries if ctypes.util.find_library(lib) is None]
+    if absent:
+        return (f"shared librar(y/ies) {', '.join('lib' + lib for lib in absent)} not found "
+                "(Debian: apt-get install libuv1; make bench does it as root)")
+    return None
 
 
 def _pin_server() -> None:  # runs in the server's child process before exec
@@ -444,7 +488,12 @@ class Plan:
     #: About this many clients parse latency stamps at each step, every k-th by connection
     #: order (k = clients // sample_target); the others only count broadcasts. 0: every client.
     sample_target: int = 1000
+    #: The connection sweep beyond fanout_steps: this many more clients per step, up to the
+    #: file-descriptor limit (most_clients, capped there), while every step's p95 RTT (the time
+    #: until every client has a broadcast) stays within sweep_limit_ms.
+    sweep_step: int = 1000
+    sweep_limit_ms: float = 250.0
 
 
 QUICK = Plan(fanout_steps=(100, 500, 1000), table_steps=(100, 500, 1000), idle_clients=1000,
-             most_clients=1500, samples=30, runs=1)
+             most_clients=1500, samples=30, runs=1, sweep_step=500)
