@@ -93,13 +93,20 @@ class LiveRequests:
             return
         to: str | None = None
         if send.to is not None:
-            account = await self.store.get_account(name_key(send.to))
-            if account is None:
-                self.delivery.write(session, rejected_frame(unknown_user(send.to, send.ref)))
+            to = await self._registered(session, send.to, send.ref)
+            if to is None:
                 return
-            to = account.name
         draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
         self._queue.put_nowait((draft, session))
+
+    async def _registered(self, session: Session, name: str, ref: str | None) -> str | None:
+        """The account's own spelling of ``name``; None (after ``unknown_user`` to ``session``)
+        when no such account was ever registered."""
+        account = await self.store.get_account(name_key(name))
+        if account is None:
+            self.delivery.write(session, rejected_frame(unknown_user(name, ref)))
+            return None
+        return account.name
 
     def _bucket(self, key: str) -> TokenBucket | None:
         cfg = self.config
@@ -148,11 +155,9 @@ class LiveRequests:
         """
         to: str | None = None
         if typing.to is not None:
-            account = await self.store.get_account(name_key(typing.to))
-            if account is None:
-                self.delivery.write(session, rejected_frame(unknown_user(typing.to, typing.ref)))
+            to = await self._registered(session, typing.to, typing.ref)
+            if to is None:
                 return
-            to = account.name
         if not self._typing.allow(session.key, time.monotonic()):
             return
         await self.bus.typing(session.user, session.key, to)
