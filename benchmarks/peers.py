@@ -35,10 +35,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .loadgen import new_loop, raise_file_limit
+
+if TYPE_CHECKING:  # aiohttp is the bench extra's; each peer imports what it runs on
+    from aiohttp import web
 
 KINDS = ("relay-broadcast", "relay-loop", "socketio", "picows", "socketify", "aiohttp")
 
@@ -82,6 +85,20 @@ async def relay(host: str, port: int, use_broadcast: bool) -> None:
         await asyncio.Future()
 
 
+async def _serve_aiohttp(app: web.Application, host: str, port: int) -> None:
+    """Serve ``app`` forever, printing the ``listening on PORT`` line the bench waits for."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = cast(asyncio.Server | None, site._server)  # aiohttp types it as AbstractServer
+    assert server is not None and server.sockets
+    print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.Future()
+
+
 async def socketio_server(host: str, port: int) -> None:
     import socketio
     from aiohttp import web
@@ -104,14 +121,7 @@ async def socketio_server(host: str, port: int) -> None:
     async def private(sid: str, data: dict[str, str]) -> None:
         await sio.emit("message", data["text"], to=data["to"])
 
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = cast(asyncio.Server | None, site._server)  # aiohttp types it as AbstractServer
-    assert server is not None and server.sockets
-    print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
-    await asyncio.Future()
+    await _serve_aiohttp(app, host, port)
 
 
 def _name_of(path: str) -> str:
@@ -290,14 +300,7 @@ async def aiohttp_server(host: str, port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = cast(asyncio.Server | None, site._server)  # aiohttp types it as AbstractServer
-    assert server is not None and server.sockets
-    print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
-    await asyncio.Future()
+    await _serve_aiohttp(app, host, port)
 
 
 def main(argv: list[str] | None = None) -> None:
