@@ -82,3 +82,20 @@ def test_the_readme_ten_lines_run_offline_and_print_the_greeting() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("test server not reached: WSCHAT_OFFLINE=1"), lines
     assert lines[-1] == "Olá mundo! LTIS 2025"
+
+
+def test_no_tracked_file_names_a_package_registry_host() -> None:
+    # Installs go through pip, npm and apt with their own configuration; a registry's host name
+    # written into the project (a link, a lock file's "resolved" URL) would tie it to one mirror.
+    hosts = [".".join(parts) for parts in (("pypi", "org"), ("files", "pythonhosted", "org"),
+                                           ("registry", "npmjs", "org"), ("deb", "debian", "org"))]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    found = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in {".png", ".db"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found += [f"{name}: {host}" for host in hosts if host in text]
+    assert not found, found
