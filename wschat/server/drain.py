@@ -51,8 +51,14 @@ async def stop_serving(server: Server, window: float) -> None:
     connections (its ``process_request``)."""
     if window > 0:
         await drain(server.connections, window)
-        # Whoever completed a handshake during the drain gets the same code, at once.
-        server.close(close_connections=True, code=CloseCode.SERVICE_RESTART, reason=DRAIN_REASON)
+        # Whoever completed a handshake during the drain gets the same code, at once (closed
+        # here rather than through Server.close's code argument, which older websockets lack).
+        late = [ws for ws in server.connections if ws.protocol.state is State.OPEN]
+        if late:
+            await asyncio.wait(
+                [asyncio.create_task(ws.close(CloseCode.SERVICE_RESTART, DRAIN_REASON)) for ws in late]
+            )
+        server.close(close_connections=True)
     else:
         server.close(close_connections=True)  # 1001 to every open connection
     await server.wait_closed()
