@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -286,6 +287,15 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
     except urllib.error.HTTPError as exc:
         with contextlib.closing(exc):
             return exc.code, dict(exc.headers), exc.read()
+
+
+def small_buffer_socket(port: int) -> socket.socket:
+    """A connected TCP socket with a small receive buffer, so a paused reader fills up fast."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
 
 
 class Recorder:

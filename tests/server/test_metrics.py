@@ -8,12 +8,20 @@ parsed with prometheus_client's own parser.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from http import HTTPStatus
 
 import pytest
-from chatkit import Clients, expect_close, http_get, publish, read_backlog, recv_json, recv_n
+from chatkit import (
+    Clients,
+    expect_close,
+    http_get,
+    publish,
+    read_backlog,
+    recv_json,
+    recv_n,
+    small_buffer_socket,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from wschat.server.http import metrics_allowed, route
@@ -179,15 +187,6 @@ async def test_metrics_from_elsewhere_need_the_token(serve: Serve, clients: Clie
     values = await asyncio.to_thread(
         scrape, server, {**proxied, "Authorization": f"Bearer {TOKEN}"})
     assert values["wschat_connections"] == 0
-
-
-def small_buffer_socket(port: int) -> socket.socket:
-    """A connected TCP socket with a small receive buffer, so a paused reader fills up fast."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
 
 
 async def test_a_reader_closed_with_4008_is_counted(serve: Serve, clients: Clients) -> None:

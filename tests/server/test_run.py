@@ -38,6 +38,7 @@ from chatkit import (
     recv_json,
     recv_n,
     send_json,
+    small_buffer_socket,
 )
 from servekit import WAIT, ServeProcess, wschat_command
 from websockets.exceptions import InvalidStatus
@@ -311,15 +312,6 @@ async def test_rate_limit_zero_turns_the_limit_off(start: Start, clients: Client
         await send_json(ana, {"type": "send", "text": f"m{i}", "ref": str(i)})
     frames = await recv_n(ana, count, timeout=10)
     assert [(f["type"], f["ref"]) for f in frames] == [("message", str(i)) for i in range(count)]
-
-
-def small_buffer_socket(port: int) -> socket.socket:
-    """A connected socket with a small receive buffer, so a paused reader fills up fast."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
 
 
 @pytest.mark.parametrize("bound", [64 * 1024, 1024**3], ids=["small", "large"])

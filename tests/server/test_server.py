@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from chatkit import (
     recv_json,
     recv_n,
     send_json,
+    small_buffer_socket,
 )
 from websockets.asyncio.client import ClientConnection
 
@@ -1083,15 +1083,6 @@ async def test_rate_limit_zero_turns_it_off(serve: Serve, clients: Clients) -> N
 
 
 # --------------------------------------------------------------------------- slow readers
-
-
-def small_buffer_socket(port: int) -> socket.socket:
-    """A connected TCP socket with a small receive buffer, so a paused reader fills up fast."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
 
 
 async def test_reader_that_stops_reading_is_closed_4008(serve: Serve, clients: Clients) -> None:
