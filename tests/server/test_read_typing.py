@@ -61,6 +61,19 @@ async def presence(ws: ClientConnection, user: str, online: bool) -> None:
     assert await recv_json(ws) == {"type": "presence", "user": user, "online": online}
 
 
+async def ana_twice_and_bob(
+    clients: Clients, url: str
+) -> tuple[ClientConnection, ClientConnection, ClientConnection]:
+    """Two sessions of ana, then bob, each with its backlog read and bob's arrival seen by both
+    of ana's sessions."""
+    ana1, welcome = await joined(clients, url, "ana")
+    ana2, _ = await tab(clients, url, welcome)
+    bob, _ = await joined(clients, url, "bob")
+    await presence(ana1, "bob", True)
+    await presence(ana2, "bob", True)
+    return ana1, ana2, bob
+
+
 async def mark_read(ws: ClientConnection, entry_id: str, ref: str | None = None) -> None:
     frame: Frame = {"type": "read", "id": entry_id}
     if ref is not None:
@@ -95,11 +108,7 @@ async def test_welcome_counts_unread_messages_of_others_visible_to_the_user(
 async def test_read_moves_forward_only_and_reaches_every_session_of_the_user_alone(
     server: ServerThread, clients: Clients
 ) -> None:
-    ana1, welcome = await joined(clients, server.url, "ana")
-    ana2, _ = await tab(clients, server.url, welcome)
-    bob, _ = await joined(clients, server.url, "bob")
-    await presence(ana1, "bob", True)
-    await presence(ana2, "bob", True)
+    ana1, ana2, bob = await ana_twice_and_bob(clients, server.url)
     sent = [await publish(bob, f"m{i}") for i in range(3)]
     for ws in (ana1, ana2):
         assert ids([await recv_json(ws) for _ in range(3)]) == [m["id"] for m in sent]
@@ -259,11 +268,7 @@ async def test_typing_to_a_name_never_registered_is_unknown_user(
 async def test_at_most_one_typing_per_user_per_second_is_passed_on(
     server: ServerThread, clients: Clients
 ) -> None:
-    ana1, welcome = await joined(clients, server.url, "ana")
-    ana2, _ = await tab(clients, server.url, welcome)
-    bob, _ = await joined(clients, server.url, "bob")
-    await presence(ana1, "bob", True)
-    await presence(ana2, "bob", True)
+    ana1, ana2, bob = await ana_twice_and_bob(clients, server.url)
     for ws in (ana1, ana2, ana1, ana2, ana1):  # across the user's sessions
         await send_json(ws, {"type": "typing"})
     assert await recv_json(bob) == {"type": "typing", "user": "ana"}
