@@ -208,6 +208,17 @@ async def test_empty_path_is_refused() -> None:
         await SQLiteStore("").open()
 
 
+async def fill_and_analyse(store: SQLiteStore) -> None:
+    """A log of 1,000 entries among 30 users (a third of them private), with statistics, so the
+    query planner's choice is a realistic one."""
+    assert store._conn is not None
+    users = [f"user{i}" for i in range(30)]
+    await store.append(
+        [draft(users[i % 30], None if i % 3 else users[i * 7 % 30]) for i in range(1000)]
+    )
+    store._conn.execute("ANALYZE")
+
+
 @pytest.mark.parametrize(
     ("query", "params"),
     [
@@ -219,13 +230,8 @@ async def test_visibility_queries_use_indexes_not_scans(
     tmp_path: Path, query: str, params: dict[str, object]
 ) -> None:
     async with SQLiteStore(tmp_path / "chat.db") as store:
+        await fill_and_analyse(store)
         assert store._conn is not None
-        # A log of many users, with statistics, so the planner's choice is a realistic one.
-        users = [f"user{i}" for i in range(30)]
-        await store.append(
-            [draft(users[i % 30], None if i % 3 else users[i * 7 % 30]) for i in range(1000)]
-        )
-        store._conn.execute("ANALYZE")
         plan = [str(row[3]) for row in store._conn.execute("EXPLAIN QUERY PLAN " + query, params)]
     reads = [step for step in plan if "messages" in step]
     assert len(reads) == 3
@@ -235,12 +241,8 @@ async def test_visibility_queries_use_indexes_not_scans(
 async def test_unread_count_reads_only_the_covering_index(tmp_path: Path) -> None:
     """welcome.unread must not scan the log: two range searches on one index, no table rows."""
     async with SQLiteStore(tmp_path / "chat.db") as store:
+        await fill_and_analyse(store)
         assert store._conn is not None
-        users = [f"user{i}" for i in range(30)]
-        await store.append(
-            [draft(users[i % 30], None if i % 3 else users[i * 7 % 30]) for i in range(1000)]
-        )
-        store._conn.execute("ANALYZE")
         params = {"user": "user1", "low": 10, "high": 900, "cap": 10_000}
         plan = [str(row[3]) for row in store._conn.execute("EXPLAIN QUERY PLAN " + _UNREAD, params)]
     reads = [step for step in plan if "messages" in step]
