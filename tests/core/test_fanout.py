@@ -38,8 +38,9 @@ class Wire:
     def __init__(self) -> None:
         self.got: dict[str, bytes] = {}
 
-    def write(self, session: str, data: bytes) -> None:
-        self.got[session] = self.got.get(session, b"") + data
+    def write(self, sessions: list[str], data: bytes) -> None:
+        for session in sessions:
+            self.got[session] = self.got.get(session, b"") + data
 
 
 def test_deferred_writes_shared_bytes_in_chunks() -> None:

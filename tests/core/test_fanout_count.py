@@ -8,7 +8,7 @@ from wschat.core.fanout import Deferred
 
 def test_add_counts_the_sessions_that_get_the_shared_bytes() -> None:
     written: list[tuple[str, bytes]] = []
-    deferred: Deferred[str] = Deferred(lambda s, d: written.append((s, d)))
+    deferred: Deferred[str] = Deferred(lambda ss, d: written.extend((s, d) for s in ss))
     everyone = ["a", "b", "c", "d", "e"]
     # "a" gets its own bytes (and not the shared ones), "e" is catching up.
     assert deferred.add(b"S1", everyone, {"a": b"own"}, exclude={"e"}) == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wschat.teaching.benchread import fanout, label, read_raw, runs_per_contender
+from wschat.teaching.benchread import fanout, label, open_loop, read_raw, runs_per_contender
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +36,22 @@ def test_medians_per_contender_and_step_for_any_contender(tmp_path: Path) -> Non
     assert list(table["wschat-memory"]) == [100, 1000]
     assert runs_per_contender(raw) == {"wschat-memory": 3, "uws-node": 1}
     assert label("uws-node") == "uws-node" and label("socketio") == "python-socketio"
+
+
+def test_open_loop_medians_per_contender() -> None:
+    def phase(cpu: float, p99: float) -> dict[str, object]:
+        return {"server_cpu_s": cpu, "deliveries": 200_000, "lat_p99_ms": p99, "private_p99_ms": 1.0}
+
+    raw = {"meta": {}, "runs": [
+        {"contender": "uws", "run": 0, "steps": [], "open_loop": phase(0.8, 7.0)},
+        {"contender": "wschat-sqlite", "run": 0, "steps": [], "open_loop": phase(1.0, 8.0)},
+        {"contender": "wschat-sqlite", "run": 1, "steps": [], "open_loop": phase(1.25, 6.0)},
+        {"contender": "uws", "run": 1, "steps": []},  # no open-loop phase: does not count
+    ]}
+    got = open_loop(raw)
+    assert got["uws"] == {"deliveries_per_cpu_s": 250_000.0, "lat_p99_ms": 7.0, "private_p99_ms": 1.0}
+    assert got["wschat-sqlite"]["deliveries_per_cpu_s"] == 180_000.0  # median of 200k and 160k
+    assert got["wschat-sqlite"]["lat_p99_ms"] == 7.0
 
 
 def test_a_file_that_is_not_results_is_refused_by_name(tmp_path: Path) -> None:

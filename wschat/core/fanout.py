@@ -5,7 +5,7 @@ connection, then makes one ``write`` (one system call) per frame. For a chat ser
 the CPU of a delivery goes there (benchmarks/README.md), so this module
 
 - encodes a server text frame once, as bytes (:func:`text_frame`), and writes those same
-  bytes to every connection (:func:`wschat.server.delivery.write_frames`);
+  bytes to every connection (:func:`wschat.server.delivery.put_each`);
 - gathers what one burst of messages sends to each connection (:class:`Burst`) so that a
   connection gets ONE write per burst, its frames joined, in log order.
 
@@ -16,13 +16,14 @@ else configured), (2) never sends fragmented messages (no ``send`` of an iterabl
 writes only to connections whose websockets state is OPEN, straight to the transport and
 synchronously, so its bytes and websockets' own (pings, pongs, close) reach the socket in the
 order they were produced. A connection that breaks (1) or (2) would be written through
-websockets instead: :func:`~wschat.server.delivery.write_frames` checks (1) and returns False.
+websockets instead: :func:`~wschat.server.delivery.put_each` checks (1) and skips it.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable
+from itertools import islice
 from typing import Generic, TypeVar
 
 from wschat.core.wire import Opcode, encode_frame
@@ -101,12 +102,16 @@ class Deferred(Generic[S]):
     its own bytes in :meth:`add` is preceded by what that session still has pending here, in
     the same write. A newer burst's shared bytes are appended to every pending group, so a
     session never gets a newer frame before an older one.
+
+    ``write_each(sessions, data)`` writes the same bytes to each of ``sessions``: a chunk of a
+    group is handed over in one call, so that the caller's loop over them (compiled, in the
+    server: :mod:`wschat.server.delivery`) runs without a Python call per session.
     """
 
-    __slots__ = ("_group_of", "_groups", "_write")
+    __slots__ = ("_group_of", "_groups", "_write_each")
 
-    def __init__(self, write: Callable[[S, bytes], None]) -> None:
-        self._write = write
+    def __init__(self, write_each: Callable[[list[S], bytes], None]) -> None:
+        self._write_each = write_each
         self._group_of: dict[S, _Group[S]] = {}
         self._groups: deque[_Group[S]] = deque()
 
@@ -145,7 +150,7 @@ class Deferred(Generic[S]):
         if group is not None:
             del group.members[session]
             data = group.data + data
-        self._write(session, data)
+        self._write_each([session], data)
 
     def forget(self, session: S) -> None:
         """Drop what ``session`` has pending (it is gone)."""
@@ -154,18 +159,24 @@ class Deferred(Generic[S]):
             del group.members[session]
 
     def flush_some(self, limit: int) -> int:
-        """Write pending bytes to at most ``limit`` sessions; return how many remain pending."""
-        groups, group_of, write = self._groups, self._group_of, self._write
+        """Write pending bytes to at most ``limit`` sessions, each group's in the order its
+        sessions were added; return how many sessions remain pending."""
+        groups, group_of = self._groups, self._group_of
         while limit > 0 and groups:
             group = groups[0]
-            members, data = group.members, group.data
-            while limit > 0 and members:
-                session, _ = members.popitem()
-                del group_of[session]
-                write(session, data)
-                limit -= 1
-            if not members:
+            members = group.members
+            if len(members) <= limit:
+                batch = list(members)
                 groups.popleft()
+            else:
+                batch = list(islice(members, limit))
+                for session in batch:
+                    del members[session]
+            # Forgotten before the write: whatever the write sets off finds them settled.
+            for session in batch:
+                del group_of[session]
+            limit -= len(batch)
+            self._write_each(batch, group.data)
         return len(group_of)
 
     def pending_bytes(self) -> int:

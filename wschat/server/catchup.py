@@ -86,7 +86,7 @@ class CatchUp:
         floor = log_order(last) if last is not None else None
         presence_floor = log_order(joined.floor) if joined.floor is not None else None
         while session.buffer:
-            held, session.buffer = session.buffer, []
+            held, session.buffer = session.buffer, None
             for item in held:
                 if isinstance(item, str):
                     await ws.send(item)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from websockets.asyncio.connection import Connection
@@ -31,7 +31,7 @@ from wschat.server.metrics import Metrics
 from wschat.server.session import Session
 from wschat.store import Appended
 
-__all__ = ["Delivery", "write_frames"]
+__all__ = ["COMPILED", "Delivery", "direct_fd", "put_each", "put_each_py"]
 
 log = logging.getLogger("wschat.server")
 
@@ -53,7 +53,7 @@ class Delivery:
         #: The sessions with ``catching_up`` set, so that a public message finds them without
         #: a pass over every session.
         self.catching_up: set[Session] = set()
-        self.deferred: Deferred[Session] = Deferred(self._put)
+        self.deferred: Deferred[Session] = Deferred(self._put_each)
         self._flush_wanted = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         #: The newest read position announced here per online user key, so that an older one
@@ -64,6 +64,7 @@ class Delivery:
 
     def register(self, session: Session) -> bool:
         """Start holding live traffic for ``session``; True if it is its user's first."""
+        session.fd = direct_fd(session.ws)
         first = self.roster.open(session.user, session)
         self.catching_up.add(session)
         self.by_sid[session.sid] = session
@@ -161,7 +162,7 @@ class Delivery:
         if entry.to is None:  # public: every session, without a pass over them here
             for session in self.catching_up:
                 if session is not sender or mine is None:
-                    session.buffer.append(entry)
+                    session.hold(entry)
             if sender is not None and mine is not None:
                 burst.to_everyone_but(sender, plain, mine)
             else:
@@ -171,7 +172,7 @@ class Delivery:
             if session is sender and mine is not None:
                 burst.to_one(session, mine)
             elif session.catching_up:
-                session.buffer.append(entry)
+                session.hold(entry)
             else:
                 burst.to_one(session, plain)
 
@@ -223,17 +224,15 @@ class Delivery:
         live: list[Session] = []
         for session in sessions:
             if session.catching_up:
-                session.buffer.append(held)
+                session.hold(held)
             else:
                 live.append(session)
         self.write_many(live, frame)
 
-    def _put(self, session: Session, data: bytes) -> None:
-        """Write encoded frames to one session without waiting; past ``max_pending`` unsent
-        bytes the session is closed with 4008 instead (the slow-reader policy)."""
-        if session.closing or not write_frames(session.ws, data):
-            return
-        if session.ws.transport.get_write_buffer_size() > self.config.max_pending:
+    def _put_each(self, sessions: list[Session], data: bytes) -> None:
+        """Write encoded frames to each session without waiting; one past ``max_pending``
+        unsent bytes is closed with 4008 instead (the slow-reader policy)."""
+        for session in put_each(sessions, data, _OPEN, self.config.max_pending):
             self._close_slow(session)
 
     def _close_slow(self, session: Session) -> None:
@@ -250,15 +249,65 @@ class Delivery:
         task.add_done_callback(self.tasks.discard)
 
 
-def write_frames(ws: Connection, data: bytes) -> bool:
-    """Write already encoded frames to an OPEN connection without extensions.
+def put_each_py(
+    sessions: Sequence[Session], data: bytes, open_state: State, max_pending: int
+) -> list[Session]:
+    """Write ``data`` to each session through its transport; return those whose transport
+    then holds more than ``max_pending`` unsent bytes.
 
-    Returns False, writing nothing, if the connection is not OPEN (closing: nothing may
-    follow a close frame) or negotiated an extension (its frames differ per connection).
-    Never waits: the caller bounds the connection's write buffer.
+    Skipped, writing nothing: a session that is ``closing``, a connection that is not
+    ``open_state`` or negotiated an extension (its frames would differ per connection). The compiled version
+    (``wschat.server._fanout.put_each``, see its source) keeps this contract and may hand the
+    bytes straight to the kernel when the transport holds nothing; this one is used where it
+    was not built, and the tests compare the two.
     """
-    protocol = ws.protocol
-    if protocol.state is not _OPEN or protocol.extensions:
-        return False
-    ws.transport.write(data)
-    return True
+    slow = []
+    for session in sessions:
+        if session.closing:
+            continue
+        ws = session.ws
+        if ws.protocol.state is not open_state or ws.protocol.extensions:
+            continue
+        transport = ws.transport
+        transport.write(data)
+        if transport.get_write_buffer_size() > max_pending:
+            slow.append(session)
+    return slow
+
+
+def _compiled() -> Callable[[Sequence[Session], bytes, State, int], list[Session]] | None:
+    try:
+        from wschat.server._fanout import put_each as compiled
+    except ImportError:  # not built here (no compiler, Windows): the pure loop, same bytes
+        return None
+    return compiled
+
+
+_COMPILED_PUT_EACH = _compiled()
+#: Whether the fan-out's inner loop is the compiled one (wschat/server/_fanout.c).
+COMPILED = _COMPILED_PUT_EACH is not None
+put_each: Callable[[Sequence[Session], bytes, State, int], list[Session]] = (
+    _COMPILED_PUT_EACH if _COMPILED_PUT_EACH is not None else put_each_py
+)
+
+#: The transports whose socket carries the WebSocket bytes as they are (plain TCP), so that
+#: the compiled loop may send on it directly: uvloop's and asyncio's selector loop's.
+_PLAIN_TRANSPORTS = frozenset({"uvloop.loop.TCPTransport", "asyncio.selector_events._SelectorSocketTransport"})
+
+
+def direct_fd(ws: Connection) -> int:
+    """The socket descriptor the compiled fan-out may write to directly, or -1.
+
+    Only a plain TCP transport of a known loop qualifies: with TLS the socket carries
+    ciphertext, and an unknown transport might buffer in ways a direct write would overtake.
+    -1 also when the compiled loop is missing (nothing would use it).
+    """
+    transport = ws.transport
+    kind = f"{type(transport).__module__}.{type(transport).__qualname__}"
+    if not COMPILED or kind not in _PLAIN_TRANSPORTS or transport.get_extra_info("ssl_object"):
+        return -1
+    sock = transport.get_extra_info("socket")
+    try:
+        return int(sock.fileno()) if sock is not None else -1
+    except (OSError, ValueError):
+        return -1

@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LABELS", "fanout", "label", "read_raw", "runs_per_contender"]
+__all__ = ["LABELS", "fanout", "label", "open_loop", "read_raw", "runs_per_contender"]
 
 #: Chart names, in Portuguese, of the contenders known today.
 LABELS = {
@@ -24,6 +24,12 @@ LABELS = {
     "relay-broadcast": "relay com broadcast() do websockets",
     "relay-loop": "relay de tutorial",
     "socketio": "python-socketio",
+    "aiohttp": "aiohttp",
+    "picows": "picows",
+    "socketify": "socketify",
+    "node-ws": "ws (Node)",
+    "node-socketio": "socket.io (Node)",
+    "uws": "uWebSockets.js (Node)",
 }
 
 Raw = dict[str, Any]
@@ -74,4 +80,26 @@ def fanout(raw: Raw, metrics: tuple[str, ...] = ("deliveries_per_cpu_s", "lat_p9
             for clients, by_metric in sorted(steps.items())
         }
         for contender, steps in values.items()
+    }
+
+
+def open_loop(raw: Raw) -> dict[str, dict[str, float]]:
+    """contender -> the open-loop phase (1,000 clients, broadcasts at a fixed rate): the median
+    over runs of ``deliveries_per_cpu_s`` (deliveries per server CPU-second), ``lat_p99_ms``
+    and ``private_p99_ms``. Runs without that phase (or a metric) do not count."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for run in raw["runs"]:
+        phase = run.get("open_loop")
+        if not isinstance(phase, dict):
+            continue
+        per_metric = values.setdefault(run["contender"], {})
+        cpu, deliveries = phase.get("server_cpu_s"), phase.get("deliveries")
+        if isinstance(cpu, int | float) and cpu > 0 and isinstance(deliveries, int | float):
+            per_metric.setdefault("deliveries_per_cpu_s", []).append(deliveries / cpu)
+        for metric in ("lat_p99_ms", "private_p99_ms"):
+            if isinstance(phase.get(metric), int | float):
+                per_metric.setdefault(metric, []).append(float(phase[metric]))
+    return {
+        contender: {m: statistics.median(v) for m, v in by_metric.items()}
+        for contender, by_metric in values.items()
     }
