@@ -1,7 +1,7 @@
 # Two commands do everything (see README.md):
 #   make lab    install into .venv and open JupyterLab on notebooks/
 #   make test   install into .venv and run the whole test suite, offline
-#   make bench  the benchmark of benchmarks/README.md (about 15-25 minutes; not part of test)
+#   make bench  the benchmark of benchmarks/README.md (about 40 minutes; not part of test)
 # Use another interpreter with: make lab PYTHON=python3.12
 PYTHON ?= python3
 VENV ?= .venv
