@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -19,15 +18,14 @@ from typing import Any
 from tqdm import tqdm
 
 from . import report
-from .loadgen import new_loop, raise_file_limit
 from .run import (
     CONTENDERS,
-    GENERATOR_CORE,
     QUICK,
     BenchSession,
     Contender,
     Plan,
     missing,
+    run_coordinator,
     two_cores,
 )
 
@@ -198,11 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             data = json.load(f)
         report.write(out, data["meta"], data["runs"])
         return 0
-    if two_cores():
-        os.sched_setaffinity(0, {GENERATOR_CORE})
-    else:
+    if not two_cores():
         print("warning: one core only; server and generator share it", file=sys.stderr)
-    fd_limit = raise_file_limit()
     keys = args.only or list(CONTENDERS)
     # A contender whose parts are not installed is left out, loudly (results.md says so too).
     left_out = {key: why for key in keys if (why := missing(CONTENDERS[key])) is not None}
@@ -212,12 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if not keys:
         print("nothing to measure", file=sys.stderr)
         return 2
-    loop = new_loop()
-    try:
-        loop.run_until_complete(main_async(plan, keys, out, fd_limit, left_out))
-    finally:
-        with contextlib.suppress(Exception):
-            loop.close()
+    run_coordinator(lambda fd_limit: main_async(plan, keys, out, fd_limit, left_out))
     return 0
 
 

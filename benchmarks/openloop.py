@@ -11,13 +11,10 @@ measure one change to the server in a few minutes, not a result: results come fr
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import sys
 
-from .loadgen import new_loop, raise_file_limit
-from .run import CONTENDERS, GENERATOR_CORE, BenchSession, missing, two_cores
+from .run import CONTENDERS, BenchSession, missing, run_coordinator
 
 
 async def measure(key: str, clients: int, reps: int, seconds: float, rate: float = 20.0,
@@ -75,16 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         if (why := missing(CONTENDERS[key])) is not None:
             print(f"{key}: {why}", file=sys.stderr)
             return 2
-    if two_cores():
-        os.sched_setaffinity(0, {GENERATOR_CORE})
-    raise_file_limit()
-    loop = new_loop()
-    try:
-        loop.run_until_complete(main_async(args.only, args.clients, args.reps, args.seconds, args.rate,
-                                           args.private_rate))
-    finally:
-        with contextlib.suppress(Exception):
-            loop.close()
+    run_coordinator(lambda _: main_async(args.only, args.clients, args.reps, args.seconds,
+                                         args.rate, args.private_rate))
     return 0
 
 

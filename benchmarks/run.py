@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from .loadgen import (
     Sink,
     WorkerPool,
     die_with_parent,
+    new_loop,
     open_client,
     password_login,
     raise_file_limit,
@@ -465,6 +466,20 @@ def sample_every(clients: int, target: int) -> int:
 def two_cores() -> bool:
     """Whether the server and the generator each get a core of their own."""
     return (os.cpu_count() or 1) >= 2
+
+
+def run_coordinator(main: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """Run a benchmark's coordinator: on the generator's core (when there are two), with the
+    file-descriptor limit raised, on :func:`new_loop`; ``main`` gets that limit."""
+    if two_cores():
+        os.sched_setaffinity(0, {GENERATOR_CORE})
+    fd_limit = raise_file_limit()
+    loop = new_loop()
+    try:
+        loop.run_until_complete(main(fd_limit))
+    finally:
+        with contextlib.suppress(Exception):
+            loop.close()
 
 
 def _broadcast_stamp_frame(dialect: str, text: str) -> str:

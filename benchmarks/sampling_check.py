@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .loadgen import new_loop, raise_file_limit
 from .report import machine_info
-from .run import CONTENDERS, GENERATOR_CORE, BenchSession, Plan, sample_every, two_cores
+from .run import CONTENDERS, BenchSession, Plan, run_coordinator, sample_every
 
 STEPS = (1000, 2000, 5000, 10_000)
 KEYS = ("wschat-memory", "relay-broadcast")
@@ -97,14 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sampling_check", description=__doc__)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
-    if two_cores():
-        os.sched_setaffinity(0, {GENERATOR_CORE})
-    raise_file_limit()
-    loop = new_loop()
-    try:
-        loop.run_until_complete(main_async(args.out))
-    finally:
-        loop.close()
+    run_coordinator(lambda _: main_async(args.out))
     return 0
 
 
