@@ -256,10 +256,10 @@ def put_each_py(
     then holds more than ``max_pending`` unsent bytes.
 
     Skipped, writing nothing: a session that is ``closing``, a connection that is not
-    ``open_state`` or negotiated an extension (its frames would differ per connection). The compiled version
-    (``wschat.server._fanout.put_each``, see its source) keeps this contract and may hand the
-    bytes straight to the kernel when the transport holds nothing; this one is used where it
-    was not built, and the tests compare the two.
+    ``open_state`` or negotiated an extension (its frames would differ per connection). The
+    compiled version (``wschat.server._fanout.put_each``, see its source) keeps this contract
+    and may hand the bytes straight to the kernel when the transport holds nothing; this one is
+    used where it was not built, and the tests compare the two.
     """
     slow = []
     for session in sessions:
@@ -283,12 +283,11 @@ def _compiled() -> Callable[[Sequence[Session], bytes, State, int], list[Session
     return compiled
 
 
-_COMPILED_PUT_EACH = _compiled()
-#: Whether the fan-out's inner loop is the compiled one (wschat/server/_fanout.c).
-COMPILED = _COMPILED_PUT_EACH is not None
 put_each: Callable[[Sequence[Session], bytes, State, int], list[Session]] = (
-    _COMPILED_PUT_EACH if _COMPILED_PUT_EACH is not None else put_each_py
+    _compiled() or put_each_py
 )
+#: Whether the fan-out's inner loop is the compiled one (wschat/server/_fanout.c).
+COMPILED = put_each is not put_each_py
 
 #: The transports whose socket carries the WebSocket bytes as they are (plain TCP), so that
 #: the compiled loop may send on it directly: uvloop's and asyncio's selector loop's.
