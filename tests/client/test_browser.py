@@ -44,7 +44,7 @@ except ImportError as error:  # pragma: no cover - reported by the verdict below
     _PLAYWRIGHT_ERROR = str(error)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute
+    from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, WebSocketRoute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -308,6 +308,34 @@ def test_lines_typed_while_disconnected_are_published_once_after_the_reconnect(
         expect_texts(page, expected)
     expect(outbox).to_have_count(0)
     assert stored_texts(chat, "ana") == expected
+
+
+def test_cair_typed_in_a_tab_drops_it_once_and_it_resumes(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """``/cair`` asks the server for a drop (PROTOCOL.md v4): the tab loses its connection
+    without a close (1006), comes back and resumes; it never waits in the outbox (resent, it
+    would cut every new connection again), and the user's other tab is not touched."""
+    context = contexts()
+    ana1 = tab(context, chat, "ana")
+    ana2 = tab(context, chat, "ana")
+    joao = tab(contexts(), chat, "joao")
+    send(joao, "antes")
+    for page in (ana1, ana2):
+        expect_texts(page, ["antes"])
+    opened: list[WebSocket] = []
+    for page in (ana1, ana2):
+        page.on("websocket", lambda ws: opened.append(ws))
+    with ana1.expect_websocket() as new_socket:
+        send(ana1, "/cair")
+    assert new_socket.value.url.endswith("/ws")
+    expect_state(ana1, "online")
+    expect(ana1.get_by_test_id("outbox").locator("li")).to_have_count(0)
+    send(ana1, "de volta")  # written after the outbox was flushed on the new connection
+    for page in (ana1, ana2, joao):
+        expect_texts(page, ["antes", "de volta"])
+    assert opened == [new_socket.value]  # one reconnect of ana1, none of ana2
+    assert stored_texts(chat, "ana") == ["antes", "de volta"]
 
 
 @pytest.mark.parametrize("lost", ["request", "answer"])

@@ -393,7 +393,7 @@ async def test_a_send_taken_before_a_drop_is_acknowledged_by_its_resend_and_show
     stored = (await until(bia, said("no meio da queda")))[-1]
     assert isinstance(stored, Message)
     back = asyncio.Event()
-    ana.drop(until=back)
+    ana.cut(until=back)  # from this side: the server could not read a drop request in time
     assert ana.unacknowledged == (ref,)
     back.set()
     events = await until(ana, said("no meio da queda"))
@@ -428,7 +428,7 @@ async def test_an_answer_to_a_resend_not_yielded_before_is_yielded(make: Make) -
         ref = await ana.send("aceita, mas fora do histórico")
         await until(bia, said("aceita, mas fora do histórico"))
         back = asyncio.Event()
-        ana.drop(until=back)
+        ana.cut(until=back)
         for text in ("depois 1", "depois 2"):
             await bia.send(text)
         await until(bia, said("depois 2"))
@@ -497,12 +497,12 @@ async def test_drop_cuts_like_a_network_failure_and_resumes_when_released(
     ana._wait_before_retry = counted  # type: ignore[method-assign]
 
     back = asyncio.Event()
-    ana.drop(until=back)
-    # No close frame came: the client sees 1006, and the server noticed the loss as well.
+    await ana.drop(until=back)  # the server cuts the TCP connection, with no close frame
+    assert ana.close_code == 1006
     assert (await until(ana, is_a(Disconnected)))[-1] == Disconnected(1006, "")
     assert (await until(bia, is_a(Presence)))[-1] == Presence("ana", False)
     with pytest.raises(RuntimeError, match="no open connection"):
-        ana.drop()
+        await ana.drop()
 
     await bia.send("fora")
     away = (await until(bia, said("fora")))[-1]
@@ -586,10 +586,12 @@ def test_parse_read_typing_and_v3_welcome() -> None:
     assert parse_event(json.dumps({**base, "unread": True})) is None
 
 
-async def test_drop_without_a_connection_raises() -> None:
+async def test_drop_and_cut_without_a_connection_raise() -> None:
     client = ChatClient(f"ws://127.0.0.1:{free_port()}/ws", "ana", "pw")
     with pytest.raises(RuntimeError, match="no open connection"):
-        client.drop()
+        await client.drop()
+    with pytest.raises(RuntimeError, match="no open connection"):
+        client.cut()
 
 
 async def test_outbox_waits_for_the_backlog_when_history_is_off(make: Make) -> None:

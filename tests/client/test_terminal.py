@@ -291,6 +291,29 @@ async def test_logout_ends_the_session_and_exits_0(
     assert ana.stderr.all() == []
 
 
+async def test_cair_drops_the_connection_and_comes_back_with_what_was_missed(
+    server: ServerThread, clients: Clients, chat: Callable[..., WschatProcess]
+) -> None:
+    bob, _ = await clients.login(server.url, "bob", PW)
+    ana = chat(server.url, "ana")
+    await line(ana, "* conectado como ana")
+    assert (await recv_json(bob))["type"] == "presence"
+    ana.write("/help")
+    await line(ana, lambda text: text.strip().startswith("/cair"))
+    ana.write("/cair")
+    await line(ana, "* conexão perdida (1006); reconectando…")
+    assert await recv_json(bob) == {"type": "presence", "user": "ana", "online": False}
+    assert await recv_json(bob) == {"type": "presence", "user": "ana", "online": True}
+    await publish(bob, "de volta?")
+    await line(ana, said("bob: de volta?"))
+    ana.write("/quit")
+    assert await exit_status(ana) == 0
+    out = ana.stdout.all()
+    assert count_said(out, "bob: de volta?") == 1, out
+    assert any(text.startswith("* reconectado") for text in out), out
+    assert ana.stderr.all() == []
+
+
 async def test_interrupt_exits_130_without_traceback(
     server: ServerThread, chat: Callable[..., WschatProcess]
 ) -> None:

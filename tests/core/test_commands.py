@@ -1,4 +1,4 @@
-"""wschat.core.commands: /msg, /who, /help, /logout, and the plain /login line."""
+"""wschat.core.commands: /msg, /who, /help, /logout, /cair, and the plain /login line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from wschat.core.commands import LOGIN_USAGE, MSG_USAGE, parse_command, parse_lo
 from wschat.core.events import (
     MAX_PASSWORD,
     MAX_TEXT,
+    Drop,
     HelpRequest,
     Login,
     Logout,
@@ -16,7 +17,7 @@ from wschat.core.events import (
     WhoRequest,
 )
 
-COMMANDS: list[tuple[str, Send | WhoRequest | HelpRequest | Logout]] = [
+COMMANDS: list[tuple[str, Send | WhoRequest | HelpRequest | Logout | Drop]] = [
     ("/msg joao oi", Send("oi", "joao", "r")),
     ("/MSG joao oi", Send("oi", "joao", "r")),
     ("/Msg Joao oi", Send("oi", "Joao", "r")),
@@ -33,11 +34,13 @@ COMMANDS: list[tuple[str, Send | WhoRequest | HelpRequest | Logout]] = [
     ("/Help", HelpRequest("r")),
     ("/logout", Logout("r")),
     ("/LOGOUT\n", Logout("r")),
+    ("/cair", Drop("r")),
+    ("/Cair ", Drop("r")),
 ]
 
 
 @pytest.mark.parametrize(("line", "expected"), COMMANDS)
-def test_commands(line: str, expected: Send | WhoRequest | HelpRequest | Logout) -> None:
+def test_commands(line: str, expected: Send | WhoRequest | HelpRequest | Logout | Drop) -> None:
     assert parse_command(line, "r") == expected
 
 
@@ -61,6 +64,7 @@ REJECTED: list[tuple[str, str, str]] = [
     ("/who ana", "invalid_message", "uso: /who"),
     ("/help me", "invalid_message", "uso: /help"),
     ("/logout now", "invalid_message", "uso: /logout"),
+    ("/cair agora", "invalid_message", "uso: /cair"),
     ("/login joao pw", "invalid_message", "você já entrou"),
     ("/LOGIN", "invalid_message", "você já entrou"),
     ("/", "unknown_command", "'/'"),

@@ -12,6 +12,7 @@ from wschat.core.events import (
     DEFAULT_HISTORY_LIMIT,
     MAX_TEXT,
     ClientEvent,
+    Drop,
     HelpRequest,
     HistoryRequest,
     Login,
@@ -91,6 +92,8 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
     (frame(type="who", ref="w"), WhoRequest("w")),
     (frame(type="send", text="/help", ref="h"), HelpRequest("h")),
     (frame(type="logout"), Logout(None)),
+    (frame(type="drop"), Drop(None)),
+    (frame(type="drop", ref="d", extra=1), Drop("d")),
     (frame(type="history"), HistoryRequest(None, DEFAULT_HISTORY_LIMIT, None)),
     (frame(type="history", before="41", limit=1, ref="h"), HistoryRequest("41", 1, "h")),
     (frame(type="history", before=None, limit=200), HistoryRequest(None, 200, None)),
@@ -139,6 +142,7 @@ def test_plain_command_lines_are_commands() -> None:
     assert parse_frame("/msg ana oi") == Send("oi", "ana", None)
     assert parse_frame("/help") == HelpRequest(None)
     assert parse_frame("/logout") == Logout(None)
+    assert parse_frame("/cair") == Drop(None)
 
 
 # --------------------------------------------------------------------------- rejected frames
@@ -322,10 +326,10 @@ _JSON = st.recursive(
 )
 _FIELD = st.sampled_from(["type", "text", "to", "ref", "user", "password", "token", "resume",
                           "before", "limit", "epoch", "after"])
-_TYPE = st.sampled_from(["login", "send", "who", "help", "history", "logout", "other"])
+_TYPE = st.sampled_from(["login", "send", "who", "help", "history", "logout", "drop", "other"])
 _COMMAND = st.builds(
     lambda word, space, rest: "/" + word + space + rest,
-    st.sampled_from(["msg", "MSG", "who", "help", "logout", "login", "", "x"]),
+    st.sampled_from(["msg", "MSG", "who", "help", "logout", "cair", "login", "", "x"]),
     st.sampled_from(["", " ", "\t", " \n "]),
     st.text(_ANY_CHAR, max_size=30),
 )
@@ -347,7 +351,9 @@ FRAMES = st.one_of(
 
 
 def _check_event(event: ClientEvent) -> None:
-    assert isinstance(event, Login | Send | WhoRequest | HelpRequest | HistoryRequest | Logout | Rejected)
+    assert isinstance(
+        event, Login | Send | WhoRequest | HelpRequest | HistoryRequest | Logout | Drop | Rejected
+    )
     if isinstance(event, Send):
         assert 1 <= len(event.text) <= MAX_TEXT
         assert not event.text.isspace()
@@ -487,8 +493,8 @@ def test_history_frame() -> None:
 def test_help_frame_lists_every_command() -> None:
     decoded = json.loads(help_frame("x"))
     assert decoded == {"type": "help", "text": HELP_TEXT, "ref": "x"}
-    for word in ("/msg", "/who", "/help", "/logout", '"type":"send"', '"type":"history"',
-                 '"type":"read"', '"type":"typing"'):
+    for word in ("/msg", "/who", "/help", "/logout", "/cair", '"type":"send"',
+                 '"type":"history"', '"type":"read"', '"type":"typing"', '"type":"drop"'):
         assert word in HELP_TEXT
     assert '"type":"help"' not in HELP_TEXT  # not a client frame of PROTOCOL.md
     assert "ref" not in json.loads(help_frame())

@@ -253,11 +253,13 @@ def expect_command(model: Model, me: str, line: str, ref: str | None) -> Expect:
         if faults:
             return error(faults, ref)
         return stored(model, me, display, body, ref)
-    if command in ("who", "help", "logout"):
+    if command in ("who", "help", "logout", "cair"):
         if rest:
             return error({INVALID}, ref)
         if command == "logout":
             return Expect("close", close=1000)
+        if command == "cair":  # PROTOCOL.md v4: the TCP connection is cut without a close
+            return Expect("close", close=1006)
         return Expect("users" if command == "who" else "help", ref=ref)
     if command == "login":
         return error({INVALID}, ref)  # a second login after welcome
@@ -337,6 +339,8 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Ex
         return Expect("users", ref=ref)
     if kind_ == "logout":
         return Expect("close", close=1000)
+    if kind_ == "drop":
+        return Expect("close", close=1006)
     # A second login after welcome, valid or not; or an unknown type.
     return error({INVALID}, ref)
 
@@ -383,6 +387,8 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
     kind, obj = classify(text)
     if kind == "line":
         word, rest = split(text[1:]) if text.startswith("/") else ("", "")
+        if word.lower() == "cair" and not rest:  # a drop before welcome (PROTOCOL.md v4)
+            return Expect("refused", frozenset({INVALID}))
         if word.lower() != "login":
             return Expect("refused", frozenset({"login_required"}))
         name, password = split(rest)
@@ -396,6 +402,8 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
         if faults:
             return Expect("refused", frozenset(faults))
         return authenticate(model, name, password, None)
+    if obj is not None and is_drop(obj):  # a drop before welcome (PROTOCOL.md v4)
+        return Expect("refused", frozenset({INVALID}))
     if kind == "refused" or obj is None or obj.get("type") != "login":
         return Expect("refused", frozenset({"login_required"}))
     faults = set()
@@ -426,6 +434,19 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
     if faults:
         return Expect("refused", frozenset(faults))
     return authenticate(model, user, password, token)
+
+
+def is_drop(obj: dict[str, Any]) -> bool:
+    """Whether a protocol object is a valid ``drop``: the object, or the ``/cair`` line."""
+    if obj.get("ref") is not None and not valid_ref(obj.get("ref")):
+        return False
+    if obj.get("type") == "drop":
+        return True
+    text = obj.get("text")
+    if obj.get("type") != "send" or obj.get("to") is not None or not isinstance(text, str):
+        return False
+    word, rest = split(text[1:]) if text.startswith("/") else ("", "")
+    return word.lower() == "cair" and not rest
 
 
 def authenticate(model: Model, user: str, password: str | None, token: str | None) -> Expect:
@@ -613,7 +634,7 @@ deep_value = st.sampled_from([deep(3), deep(50), deep(20_000), deep(10_000, "{")
 command_line = st.builds(
     lambda word, sep, args: f"/{word}{sep}{args}".rstrip("|"),
     st.sampled_from(["msg", "msg", "msg", "MSG", "Msg", "who", "WHO", "help", "logout", "login",
-                     "dance", "", "/", "m", "msgx"]),
+                     "cair", "dance", "", "/", "m", "msgx"]),
     st.sampled_from(["", " ", "  ", "\t", "\u3000", "\n"]),
     st.one_of(
         st.just(""),
@@ -678,7 +699,7 @@ login_object = st.fixed_dictionaries(
 other_object = st.fixed_dictionaries(
     {},
     optional={
-        "type": st.one_of(st.sampled_from(["who", "help", "logout", "who", "help", "SEND",
+        "type": st.one_of(st.sampled_from(["who", "help", "logout", "who", "help", "SEND", "drop",
                                            "bogus", "", "Who", "send ", "message", "welcome"]),
                           json_value),
         "text": field(message_text, absent=3),

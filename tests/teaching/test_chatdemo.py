@@ -43,7 +43,7 @@ async def test_screens_label_history_live_and_replay() -> None:
         await joao.read_until(said("antes"))
         await ana.read_until(lambda e: e == Presence("joao", True))
         back = asyncio.Event()
-        joao.client.drop(until=back)
+        await joao.client.drop(until=back)
         await ana.read_until(lambda e: e == Presence("joao", False))
         await ana.client.send("/msg joao fora")
         await ana.read_until(said("fora"))

@@ -27,10 +27,11 @@ What the client does for its caller (PROTOCOL.md, docs/decisions.md):
   does not filter duplicate ids (a client that filtered would hide server bugs); it only keeps
   ``last_id``, the id of the newest message it received (replay and history included). The one
   message it does not yield is the *acknowledgment* of a resend, described below.
-- **A drop on purpose.** :meth:`ChatClient.drop` cuts the connection the way a network
-  failure does (no close handshake: close code 1006 on both ends), for tests and demos of
-  the reconnection; it can hold the reconnect until the caller has staged what happens
-  while the client is away.
+- **A drop on purpose.** :meth:`ChatClient.drop` asks the server to cut the connection the
+  way a network failure does (PROTOCOL.md v4 ``drop``: no close handshake, close code 1006
+  on both ends), for tests and demos of the reconnection; it can hold the reconnect until the
+  caller has staged what happens while the client is away. :meth:`ChatClient.cut` does the
+  same from the client's side, without asking the server.
 - **Sends are never lost, nor published twice.** Every send carries a ``ref`` and waits in an
   outbox until a frame with that ref comes back (the message itself, or an error). A ref comes
   back only to the session that sent it (PROTOCOL.md): the replay and history after a
@@ -80,7 +81,7 @@ import logging
 import random
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, NoReturn, Self
 
@@ -98,8 +99,10 @@ from wschat.client.events import (
     Welcome,
     parse_event,
 )
+from wschat.core.commands import parse_command
 from wschat.core.defaults import MAX_FRAME
 from wschat.core.errors import CloseCode, ErrorCode, WschatError
+from wschat.core.events import Drop
 from wschat.core.model import log_order
 
 __all__ = [
@@ -108,6 +111,7 @@ __all__ = [
     "ChatClientError",
     "ClientClosed",
     "ConnectionLost",
+    "DropRefused",
     "LoginError",
 ]
 
@@ -155,6 +159,16 @@ class ClientClosed(ChatClientError):
     """The client is closed and every event it received has been read."""
 
 
+class DropRefused(ChatClientError):
+    """The server answered :meth:`ChatClient.drop` with an error (``rate_limited``) instead of
+    cutting the connection; the connection stays open."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"drop refused ({code}): {detail}")
+        self.code = code
+        self.detail = detail
+
+
 @dataclass(eq=False)
 class _Outgoing:
     """A frame waiting for its answer. ``gen`` is the connection it was last written on."""
@@ -165,6 +179,15 @@ class _Outgoing:
     #: How many messages the client had yielded when this frame was queued: a message yielded
     #: at that count or later was yielded "since the send was queued".
     since: int = 0
+
+
+@dataclass(eq=False)
+class _DropRequest:
+    """A ``drop`` asked for: done once the connection ended, or the server refused it."""
+
+    ref: str
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    error: Error | None = None
 
 
 class _End:
@@ -254,6 +277,7 @@ class ChatClient:
         self._barrier: str | None = None
         self._resumed_from: str | None = None
         self._hold: asyncio.Event | None = None  # set by drop(until=...): wait before reconnecting
+        self._drop: _DropRequest | None = None  # a drop() waiting for its connection to end
 
     # ------------------------------------------------------------------ public API
 
@@ -295,8 +319,12 @@ class ChatClient:
         A text starting with ``/`` and no ``to`` is a command (``/msg NAME TEXT``, ``/who``,
         ``/help``; for ``/logout`` call :meth:`logout`, since only the close answers it). The
         frame waits in the outbox until its answer comes back, across reconnects. Raises
-        ValueError for a frame over 64 KiB.
+        ValueError for a frame over 64 KiB, and for ``/cair``: nothing answers it but the
+        lost connection, so resent from the outbox it would cut every new connection too;
+        call :meth:`drop` instead.
         """
+        if to is None and text.startswith("/") and isinstance(parse_command(text, None), Drop):
+            raise ValueError("/cair cuts the connection and has no answer: call drop() instead")
         frame: dict[str, object] = {"type": "send", "text": text}
         if to is not None:
             frame["to"] = to
@@ -384,18 +412,51 @@ class ChatClient:
             await self.close()
         self.token = None
 
-    def drop(self, *, until: asyncio.Event | None = None) -> None:
-        """Cut the connection as a network failure would, to test or show the reconnection.
+    async def drop(self, *, until: asyncio.Event | None = None, timeout: float = 10.0) -> None:
+        """Ask the server to cut this connection as a network failure would (the ``drop``
+        request of PROTOCOL.md v4), to show or test the reconnection; return once the
+        connection is gone.
 
-        The socket is aborted without a close handshake, so the server and this client both
-        see close code 1006; the client then reconnects and resumes as after any drop (a
-        :class:`Disconnected`, a :class:`Reconnected`, then the replay). With ``until``, it
-        waits for that event to be set before its first reconnect attempt, so the caller can
-        make things happen while it is away. Raises RuntimeError if no connection is open.
+        The server aborts the TCP connection without a close frame, so this client records
+        close code 1006 (``close_code``), exactly as after a real failure, and then reconnects
+        and resumes as after any drop (a :class:`Disconnected`, a :class:`Reconnected`, then
+        the replay). With ``until``, it waits for that event to be set before its first
+        reconnect attempt, so the caller can make things happen while it is away.
+
+        Raises RuntimeError if no connection is open, :class:`DropRefused` if the server
+        answered with an error instead (``rate_limited``: the request counts against the
+        user's send limit), TimeoutError if the connection is still open after ``timeout``.
+        """
+        ws = self._ws
+        if ws is None or ws.state is not State.OPEN or not self._ready:
+            raise RuntimeError("no open connection to drop")
+        ref = f"drop-{self._gen}-{secrets.token_hex(4)}"
+        self._drop = _DropRequest(ref)
+        self._hold = until
+        try:
+            async with self._write_lock:
+                with contextlib.suppress(ConnectionClosed):  # gone already: that is the goal
+                    await ws.send(json.dumps({"type": "drop", "ref": ref}))
+            await asyncio.wait_for(self._drop.done.wait(), timeout)
+        except BaseException:
+            self._hold = None
+            raise
+        finally:
+            request, self._drop = self._drop, None
+        if request.error is not None:
+            self._hold = None
+            raise DropRefused(request.error.code, request.error.detail)
+
+    def cut(self, *, until: asyncio.Event | None = None) -> None:
+        """Cut the connection from this side, without asking the server: the socket is
+        aborted with no close handshake, so both ends see 1006 and the client reconnects and
+        resumes as after :meth:`drop`. For servers without ``drop`` and for tests that need
+        the cut at an exact point (say, with an answer still unread in the socket). ``until``
+        as for :meth:`drop`. Raises RuntimeError if no connection is open.
         """
         ws = self._ws
         if ws is None or ws.state is not State.OPEN:
-            raise RuntimeError("no open connection to drop")
+            raise RuntimeError("no open connection to cut")
         self._hold = until
         ws.transport.abort()
 
@@ -659,6 +720,8 @@ class ChatClient:
                 self._ws = None
                 self._ready = False
                 self.close_code = code
+                if self._drop is not None:
+                    self._drop.done.set()
                 if self._closing or self._logging_out or code == CloseCode.NORMAL:
                     self._finish(None)
                     return
@@ -733,6 +796,11 @@ class ChatClient:
         if isinstance(event, Read) and _later(event.id, self.read):
             self.read = event.id
         ref = getattr(event, "ref", None)
+        drop = self._drop
+        if drop is not None and ref == drop.ref and isinstance(event, Error):
+            drop.error = event  # drop() raises it; the caller did not send a frame with a ref
+            drop.done.set()
+            return
         if ref is None or ref != self._barrier:
             self._acknowledge(ref)
             await self._events.put(event)
@@ -745,6 +813,8 @@ class ChatClient:
             return
         self._finished = True
         self._error = error
+        if self._drop is not None:
+            self._drop.done.set()  # the connection is gone for good
         self._idle.set()  # wake wait_acknowledged()
         with contextlib.suppress(asyncio.QueueFull):  # a full queue is read to its end anyway
             self._events.put_nowait(_END)

@@ -1,7 +1,8 @@
 """``python -m wschat chat URL --user NAME [--password P]``: chat from a terminal.
 
 Each line typed is sent as it is: plain text goes to everyone; ``/msg NAME TEXT``, ``/who``,
-``/help`` (and ``/logout``) are the server's commands. ``/quit`` or the end of the input
+``/help`` (and ``/logout``) are the server's commands; ``/cair`` asks the server to cut this
+connection without a close (PROTOCOL.md v4 ``drop``), and the client comes back by itself. ``/quit`` or the end of the input
 closes the client, after waiting briefly for what was sent to be confirmed. Events are printed
 one per line::
 
@@ -41,7 +42,13 @@ from collections.abc import Callable
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from wschat.client.chat import ChatClient, ChatClientError, ConnectionLost, LoginError
+from wschat.client.chat import (
+    ChatClient,
+    ChatClientError,
+    ConnectionLost,
+    DropRefused,
+    LoginError,
+)
 from wschat.client.events import (
     Disconnected,
     Error,
@@ -264,6 +271,19 @@ async def _chat(url: str, user: str, password: str) -> int:
         await client.close()
 
 
+async def _drop(client: ChatClient, out: Callable[[str], None]) -> None:
+    """``/cair``: the server cuts this connection without a close (1006); the client comes
+    back by itself and resumes, which the events printed next show."""
+    try:
+        await client.drop()
+    except DropRefused as error:
+        out(f"! o servidor recusou /cair ({error.code}): {_clean(error.detail)}")
+    except RuntimeError:
+        out("! sem conexão aberta agora: espere reconectar")
+    except TimeoutError:
+        out("! o servidor não derrubou a conexão a tempo")
+
+
 def _printer() -> Callable[[str], None]:
     def out(line: str) -> None:
         print(line, flush=True)
@@ -321,6 +341,9 @@ async def _send_lines(
             out("* saindo (logout)")
             await client.logout()
             return
+        if line.strip().lower() == "/cair":  # answered only by the lost connection
+            await _drop(client, out)
+            continue
         try:
             await client.send(line)
         except ValueError:  # a frame over 64 KiB would make the server close the connection

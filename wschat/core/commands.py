@@ -1,6 +1,7 @@
 """Command lines: the text of a ``send`` without ``to`` that starts with ``/``. No I/O.
 
-``/msg NAME TEXT`` (private message), ``/who``, ``/help``, ``/logout``; and, as the plain
+``/msg NAME TEXT`` (private message), ``/who``, ``/help``, ``/logout``, ``/cair`` (the
+``drop`` request of PROTOCOL.md v4, for demonstrations); and, as the plain
 first frame of a bare client, ``/login NAME PASSWORD``. Command words are case-insensitive.
 Arguments are split at the first run of white space, and the last argument (the text, the
 password) is kept exactly as written, inner and trailing white space included.
@@ -9,10 +10,12 @@ password) is kept exactly as written, inner and trailing white space included.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from wschat.core.events import (
     INVALID,
+    Drop,
     HelpRequest,
     Login,
     Logout,
@@ -47,25 +50,35 @@ def _split(text: str) -> tuple[str, str]:
     return match.group(1), match.group(2) or ""
 
 
-def parse_command(line: str, ref: str | None) -> Send | WhoRequest | HelpRequest | Logout | Rejected:
+#: Commands that take no arguments, and the event each one becomes (given the ref).
+_BARE: Final[dict[str, Callable[[str | None], WhoRequest | HelpRequest | Logout | Drop]]] = {
+    "who": WhoRequest,
+    "help": HelpRequest,
+    "logout": Logout,
+    "cair": Drop,
+}
+
+
+def parse_command(
+    line: str, ref: str | None
+) -> Send | WhoRequest | HelpRequest | Logout | Drop | Rejected:
     """Parse a command line (``line`` starts with ``/``); ``ref`` goes on the result.
 
     ``/msg`` without a name or a text is ``invalid_message`` with the usage in ``detail``;
     an invalid name is ``unknown_user``; the text gets the checks of every message
-    (``too_long``, empty). ``/who``, ``/help`` and ``/logout`` take no arguments. ``/login``
-    here means a login after ``welcome``: ``invalid_message``. Anything else, a bare ``/``
-    included, is ``unknown_command``.
+    (``too_long``, empty). ``/who``, ``/help``, ``/logout`` and ``/cair`` take no arguments.
+    ``/login`` here means a login after ``welcome``: ``invalid_message``. Anything else, a
+    bare ``/`` included, is ``unknown_command``.
     """
     word, rest = _split(line[1:])
     command = word.lower()
     if command == "msg":
         return _parse_msg(rest, ref)
-    if command in ("who", "help", "logout"):
+    bare = _BARE.get(command)
+    if bare is not None:
         if rest:
             return Rejected(INVALID, f"uso: /{command} (sem argumentos)", ref)
-        if command == "who":
-            return WhoRequest(ref)
-        return HelpRequest(ref) if command == "help" else Logout(ref)
+        return bare(ref)
     if command == "login":
         return already_logged_in(ref)
     detail = f"comando desconhecido: '/{shown(word)}'; digite /help para ver os comandos"

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_TOKEN",
     "ClientEvent",
+    "Drop",
     "HelpRequest",
     "HistoryRequest",
     "Login",
@@ -127,6 +128,15 @@ class Logout:
 
 
 @dataclass(frozen=True, slots=True)
+class Drop:
+    """``drop`` (or ``/cair``): abort this connection's TCP without a close frame, so the
+    client sees what a network failure looks like (1006) and then reconnects and resumes.
+    For demonstrations; counted by the per-user send limit (PROTOCOL.md, v4)."""
+
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadMark:
     """``read``: this user has read up to message ``id`` (a UTF-8 safe string, not yet
     checked against the log: the server refuses an id the user cannot see)."""
@@ -170,6 +180,7 @@ ClientEvent = (
     | HelpRequest
     | HistoryRequest
     | Logout
+    | Drop
     | ReadMark
     | Typing
     | Rejected

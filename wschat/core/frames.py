@@ -36,12 +36,13 @@ Comandos:
   /who              quem está online
   /help             esta ajuda
   /logout           sair (e invalidar o token desta sessão)
+  /cair             derruba esta conexão sem close (1006), para ver a reconexão
 Qualquer outra linha vai para todos os usuários online.
 
 Em JSON:
   {"type":"send","text":"oi a todos","ref":"c-1"}
   {"type":"send","text":"oi","to":"NOME"}
-  {"type":"who"}   {"type":"logout"}
+  {"type":"who"}   {"type":"logout"}   {"type":"drop"}
   {"type":"history","before":"ID","limit":50}
   {"type":"read","id":"ID"}   marca como lidas as mensagens até ID (em todas as suas abas)
   {"type":"typing"}   {"type":"typing","to":"NOME"}   "estou digitando" (no máximo 1 por segundo)

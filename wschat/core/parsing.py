@@ -32,6 +32,7 @@ from .events import (
     MAX_REF,
     MAX_TOKEN,
     ClientEvent,
+    Drop,
     HistoryRequest,
     Login,
     Logout,
@@ -90,7 +91,7 @@ _DECODER: Final = json.JSONDecoder(
 _JSON_SPACE: Final = " \t\n\r"
 
 #: The client frames of PROTOCOL.md. There is no JSON help frame: help is the command ``/help``.
-_TYPES: Final = "login, send, who, history, logout, read, typing"
+_TYPES: Final = "login, send, who, history, logout, read, typing, drop"
 
 
 def parse_frame(text: str) -> ClientEvent:
@@ -152,6 +153,8 @@ def _parse_object(obj: dict[str, object]) -> ClientEvent:
         return _parse_read(obj, ref)
     if kind == "typing":
         return _parse_typing(obj, ref)
+    if kind == "drop":
+        return Drop(ref)
     detail = f"tipo desconhecido: '{shown(kind)}'; tipos: {_TYPES} (ajuda: envie o texto /help)"
     return Rejected(INVALID, detail, ref)
 
@@ -236,8 +239,6 @@ def _parse_history(obj: dict[str, object], ref: str | None) -> HistoryRequest | 
     if type(limit) is not int or not 1 <= limit <= MAX_HISTORY_LIMIT:
         return Rejected(INVALID, f'"limit" deve ser um inteiro de 1 a {MAX_HISTORY_LIMIT}', ref)
     return HistoryRequest(before, limit, ref)
-
-
 
 
 def _parse_read(obj: dict[str, object], ref: str | None) -> ReadMark | Rejected:

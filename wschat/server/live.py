@@ -2,19 +2,21 @@
 
 ``send`` is checked (rate limit, recipient) and queued for the writer of
 :class:`~wschat.server.app.ChatServer`, which commits before it fans out; ``who``, ``help``,
-``history``, ``read`` and ``typing`` are answered here. Per-user state (the send bucket and
+``history``, ``read``, ``typing`` and ``drop`` are answered here. Per-user state (the send bucket and
 the typing bound) lives until the user's last session on this process leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.errors import ErrorCode
 from wschat.core.events import (
     ClientEvent,
+    Drop,
     HelpRequest,
     HistoryRequest,
     Login,
@@ -37,6 +39,8 @@ from wschat.server.session import Session
 from wschat.store import Store
 
 __all__ = ["LiveRequests"]
+
+log = logging.getLogger("wschat.server")
 
 
 class LiveRequests:
@@ -80,16 +84,25 @@ class LiveRequests:
                 await self._read(session, event)
             case Typing():
                 await self._typing_notice(session, event)
+            case Drop(ref=ref):
+                self._drop(session, ref)
             case Login(ref=ref) | Rejected(from_login=True, ref=ref):
                 write(session, rejected_frame(already_logged_in(ref)))
             case Rejected():
                 write(session, rejected_frame(event))
 
-    async def _send(self, session: Session, send: Send) -> None:
+    def _over_limit(self, session: Session, ref: str | None) -> bool:
+        """Count one frame against the user's send limit; when over it, say so (with
+        ``ref``) to ``session`` and return True."""
         bucket = self._bucket(session.key)
-        if bucket is not None and not bucket.allow(time.monotonic()):
-            self.delivery.write(session, error_frame(
-                ErrorCode.RATE_LIMITED, "mensagens demais por segundo; espere um pouco", send.ref))
+        if bucket is None or bucket.allow(time.monotonic()):
+            return False
+        self.delivery.write(session, error_frame(
+            ErrorCode.RATE_LIMITED, "mensagens demais por segundo; espere um pouco", ref))
+        return True
+
+    async def _send(self, session: Session, send: Send) -> None:
+        if self._over_limit(session, send.ref):
             return
         to: str | None = None
         if send.to is not None:
@@ -98,6 +111,19 @@ class LiveRequests:
                 return
         draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
         self._queue.put_nowait((draft, session))
+
+    def _drop(self, session: Session, ref: str | None) -> None:
+        """Abort this one connection's TCP without a close frame (PROTOCOL.md v4).
+
+        The client records 1006 as after a network failure; the connection's handler then
+        ends as for any lost connection (presence, the user's other sessions and other
+        processes see nothing different). Counted by the send limit: a client cannot make
+        the server tear down and rebuild its session faster than it may send.
+        """
+        if self._over_limit(session, ref):
+            return
+        log.info("drop asked by %s (%s): aborting its connection", session.user, session.sid)
+        session.ws.transport.abort()
 
     async def _registered(self, session: Session, name: str, ref: str | None) -> str | None:
         """The account's own spelling of ``name``; None (after ``unknown_user`` to ``session``)

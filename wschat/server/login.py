@@ -25,7 +25,7 @@ from wschat.core.credentials import (
 )
 from wschat.core.defaults import TOKEN_TTL
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.events import Login, Rejected
+from wschat.core.events import Drop, Login, Rejected
 from wschat.core.frames import error_frame
 from wschat.core.names import name_key
 from wschat.core.parsing import parse_frame
@@ -40,6 +40,7 @@ __all__ = ["LoginGate"]
 log = logging.getLogger("wschat.server")
 
 _TOO_MANY = "muitas tentativas de login; espere um minuto"
+_DROP_FIRST = "drop só vale depois do login: faça login primeiro"
 _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
 
 
@@ -78,6 +79,9 @@ class LoginGate:
         event = parse_frame(raw)
         if isinstance(event, Rejected) and event.from_login:
             await self._refuse(ws, event.code, event.detail)
+            return None
+        if isinstance(event, Drop):  # PROTOCOL.md v4: before welcome, drop is invalid_message
+            await self._refuse(ws, ErrorCode.INVALID_MESSAGE, _DROP_FIRST)
             return None
         if not isinstance(event, Login):
             await self._refuse(ws, ErrorCode.LOGIN_REQUIRED, _LOGIN_HINT)

@@ -557,6 +557,11 @@ function submitLine(event) {
     logout();
     return;
   }
+  if (text.trim().toLowerCase() === "/cair") { // answered only by the lost connection
+    if (!conn.drop()) notice("Sem conexão agora: /cair funciona depois de reconectar.", "erro");
+    ui.input.value = "";
+    return;
+  }
   try {
     conn.send(text);
   } catch (error) {

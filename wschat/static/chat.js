@@ -187,6 +187,18 @@ export class ChatConnection {
     return true;
   }
 
+  /**
+   * Ask the server to cut this connection as a network failure would (PROTOCOL.md v4 `drop`):
+   * no close frame, so the socket closes with 1006 and the tab reconnects and resumes as after
+   * any drop. Never in the outbox: nothing answers it but the lost connection, so a resend
+   * would cut every new connection too. False (and nothing) when not connected.
+   */
+  drop() {
+    if (!this.ready) return false;
+    this.ws.send(JSON.stringify({ type: "drop" }));
+    return true;
+  }
+
   /** Log out: the server revokes the token and closes with 1000; no reconnect. */
   logout() {
     const ws = this.ws;
