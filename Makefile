@@ -1,18 +1,19 @@
 # Two commands do everything (see README.md):
-#   make lab    install into .venv and open JupyterLab on notebooks/
-#   make test   install into .venv and run the whole test suite, offline
+#   make lab    install the package and what the notebooks need into .venv, open JupyterLab
+#   make test   install that plus the test tools into .venv and run the whole suite, offline
 #   make bench  the benchmark of benchmarks/README.md (about 40 minutes; not part of test)
 # Use another interpreter with: make lab PYTHON=python3.12
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LAB_STAMP := $(VENV)/.wschat-lab-installed
 STAMP := $(VENV)/.wschat-installed
 
 .PHONY: lab test install pythons browser redis-server bench bench-node bench-libuv clean
 
 # JupyterLab serves the whole repository (the notebooks link to docs/ and show its images) and
 # opens on notebooks/. Root may run it (containers, CI-like machines): Jupyter wants to be told.
-lab: $(STAMP)
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --FileContentsManager.preferred_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP) browser redis-server pythons
@@ -20,12 +21,17 @@ test: $(STAMP) browser redis-server pythons
 
 install: $(STAMP)
 
-# Reinstalls whenever pyproject.toml changes; the stamp keeps later runs fast.
-$(STAMP): pyproject.toml
+# Reinstalls whenever pyproject.toml changes; the stamps keep later runs fast. `make lab`
+# installs only what the notebooks need; `make test` adds the test tools on top.
+$(LAB_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
 	  { echo "wschat needs Python 3.11 or newer: try 'make $(MAKECMDGOALS) PYTHON=python3.12'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	@touch $(LAB_STAMP)
+
+$(STAMP): $(LAB_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
 	@touch $(STAMP)
 

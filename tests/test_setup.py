@@ -22,9 +22,19 @@ def test_environment_yml_installs_the_same_extras_as_make() -> None:
     python = next(str(d) for d in deps if str(d).startswith("python"))
     assert python in ("python>=3.11", "python=3.11", "python=3.12"), python
     pip_part = next(d["pip"] for d in deps if isinstance(d, dict))
-    make_line = re.search(r"pip install --quiet -e '([^']+)'", (ROOT / "Makefile").read_text())
-    assert make_line is not None
-    assert pip_part == [f"-e {make_line.group(1)}"]
+    # conda users get everything `make test` installs (the notebooks and the test tools)
+    installs = re.findall(r"pip install --quiet -e '([^']+)'", (ROOT / "Makefile").read_text())
+    assert ".[notebooks,test]" in installs
+    assert pip_part == ["-e .[notebooks,test]"]
+
+
+def test_make_lab_installs_the_notebooks_needs_only() -> None:
+    """`make lab` installs the notebook extra alone; the test tools come with `make test`."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab: \$\(LAB_STAMP\)$", makefile, re.M)
+    lab_rule = makefile.split("$(LAB_STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    assert "pip install --quiet -e '.[notebooks]'" in lab_rule
+    assert "test" not in lab_rule.replace("MAKECMDGOALS", "")
 
 
 def test_python_floor_matches_pyproject() -> None:
