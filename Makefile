@@ -51,7 +51,7 @@ browser:
 	  || echo "make: could not install chromium: the browser tests will be SKIPPED (FAIL under CI=true)"; \
 	else \
 	  echo "make: no Chromium found: the browser tests will be SKIPPED."; \
-	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see README)."; \
+	  echo "      Install Chromium or Chrome, or set WSCHAT_CHROMIUM=/path/to/it (see docs/development.md)."; \
 	fi
 
 # The benchmark's own extra (peers, uvloop, plots), on top of the above; the Node peers'
@@ -104,7 +104,7 @@ redis-server: $(STAMP)
 	          export RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive; \
 	          apt-get install -y -q --no-install-recommends redis-server >/dev/null 2>&1 \
 	          || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; }; } \
-	|| echo "no redis-server: the multi-node tests will be skipped (see README)"
+	|| echo "no redis-server: the multi-node tests will be skipped (see docs/development.md)"
 
 # The notebooks are also tested on these Pythons (tests/notebooks/, tests/nbkit.py), each in its own
 # .venv-pyX.Y with only what a notebook's kernel needs (the kernel extra: no JupyterLab, no

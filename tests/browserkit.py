@@ -56,7 +56,7 @@ _KNOWN_PATHS = (
 MISSING_HELP = (
     "no Chromium/Chrome found for the browser tests. On Debian/Ubuntu, `make test` as root "
     "installs it (or run: sudo apt-get install chromium); on macOS/Windows install Chrome or "
-    "Chromium, or point WSCHAT_CHROMIUM at the browser's executable (see README)"
+    "Chromium, or point WSCHAT_CHROMIUM at the browser's executable (see docs/development.md)"
 )
 
 

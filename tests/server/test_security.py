@@ -1,7 +1,7 @@
 """Security tests (issue 7, "Security"): how passwords and tokens are kept, and that the
 failed-login limits never lock out clients that hold a valid token.
 
-Elsewhere in the suite (listed in the README's "Guarantees and limits"):
+Elsewhere in the suite (listed in docs/guarantees.md's faults table):
 - the failed-login limits per name and per address, and that successful logins are not
   counted: tests/server/test_server.py (``test_failed_logins_per_*``, ``test_successful_logins_*``);
 - no sequence of actions shows a user another's private message:

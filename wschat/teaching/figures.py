@@ -1,19 +1,24 @@
-"""The figures the README and the notebooks both quote, kept in one place.
+"""The figures the README and the notebooks both quote, in one place.
 
-A figure that a reader meets in several places (the README's answer, a notebook's prose, a
-notebook's measurement) is stated here once; the README and the notebooks' checks are tested
-against it (tests/test_readme.py, tests/notebooks/). Protocol defaults live in
-:mod:`wschat.core.defaults` and the test server's greeting in :mod:`wschat.teaching.replica`;
-this module is for what the teaching material claims about measurements.
+The README states a few numbers that the notebooks show running (the push latency on loopback,
+the test server's greeting, the probe's patience, how much history a login gets). Each is
+defined once: here, or, when the code itself uses the value, in the module that owns it and
+re-exported here. ``tests/test_readme.py`` checks that the README states each one as it is
+below (written the Brazilian way with :mod:`wschat.teaching.ptbr`), and the notebooks assert
+their measurements against the same names, so a figure cannot drift between the two.
+No I/O.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["PUSH_LATENCY_BOUND_MS"]
+from wschat.core.defaults import HISTORY, MAX_REPLAY, PROBE_TIMEOUT
+from wschat.teaching.replica import GREETING
 
-#: On loopback (client and server on one machine), a pushed event reaches the client in less
-#: than this many milliseconds (notebook 01 measures a median of about 0.3 ms): the README and
-#: the notebooks say "menos de 1 ms".
+__all__ = ["GREETING", "HISTORY", "MAX_REPLAY", "PROBE_TIMEOUT", "PUSH_LATENCY_BOUND_MS"]
+
+#: A server push over WebSocket on loopback arrives in less than this many milliseconds (the
+#: README's "menos de 1 ms"). Notebook 01 measures a median around 0.3 ms; a notebook that
+#: states the claim asserts its measured median against this bound.
 PUSH_LATENCY_BOUND_MS: Final = 1
