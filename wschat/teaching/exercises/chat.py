@@ -68,8 +68,10 @@ def verificar_codigo_da_queda(resposta: object) -> Verdict:
     if letter != "b":
         return not_yet("O código está certo; agora escolha a explicação: \"a\", \"b\" ou \"c\".")
     return correct("1006 (fechamento anormal) nunca viaja num quadro (RFC 6455, §7.4.1): é o "
-                   "que cada lado anota quando a conexão termina sem quadro close. Por isso o "
-                   "cliente reconecta depois de um 1006, e nunca depois de um 1000.")
+                   "que cada lado anota quando a conexão termina sem quadro close. Quando o Wi-Fi "
+                   "cai de verdade, o servidor demora a perceber: só o ping sem resposta avisa, "
+                   "em até uns 40 s. Depois de um 1006 o cliente reconecta; depois de um 1000, "
+                   "não.")
 
 
 # --------------------------------------------------------------------------- 2. who receives
