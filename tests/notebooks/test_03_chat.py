@@ -22,6 +22,7 @@ import nbformat
 from nbkit import Run
 
 from wschat.teaching.figures import PUSH_LATENCY_BOUND_MS
+from wschat.teaching.ptbr import number
 
 NOTEBOOK = "03_chat"
 PATH = Path(__file__).resolve().parents[2] / "notebooks" / f"{NOTEBOOK}.ipynb"
@@ -41,7 +42,7 @@ def test_check(notebook_run: Run, check: Any) -> None:
 def test_the_push_latency_it_quotes_is_the_shared_figure() -> None:
     text = "\n".join(c.source for c in nbformat.read(PATH, as_version=4).cells
                      if c.cell_type == "markdown")
-    assert f"menos de {PUSH_LATENCY_BOUND_MS} ms" in text
+    assert f"menos de {number(PUSH_LATENCY_BOUND_MS)} ms" in " ".join(text.split())
     assert not re.search(r"\d+,\d+ ms", text), "quote the shared figure, not a measurement"
 
 
