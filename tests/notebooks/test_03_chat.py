@@ -290,7 +290,7 @@ async def check_failed_logins_are_limited_while_a_token_still_enters() -> None:
     try:
         ana = await log_in("ana", server.url, "ana", "senha-da-ana")
         codes = []
-        while not codes or codes[-1] != "rate_limited" and len(codes) < 20:
+        while not codes or (codes[-1] != "rate_limited" and len(codes) < 20):
             try:
                 await ChatClient(server.url, "ana", f"chute-{len(codes)}").connect()
             except LoginError as error:
