@@ -61,6 +61,9 @@ async def test_screens_label_history_live_and_replay() -> None:
         assert presences(ana) == [Presence("joao", True), Presence("joao", False),
                                   Presence("joao", True)]
         assert NOT_RECEIVED not in table
+        # One welcome per login: the first, then the reconnection's, which used the token.
+        assert [w.recovered for w in joao.welcomes] == [False, True]
+        assert joao.welcomes[1].token == joao.welcomes[0].token
         for screen in (ana, joao):
             await screen.client.close()
     finally:

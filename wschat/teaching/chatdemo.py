@@ -51,7 +51,8 @@ LIVE, REPLAY, HISTORY, NOT_RECEIVED = "ao vivo", "replay", "histórico", "—"
 
 class Screen:
     """What one session (a tab, a device) shows: every event in order of arrival and, for each
-    message id, whether it came live, in a login's history or in a reconnection's replay."""
+    message id, whether it came live, in a login's history or in a reconnection's replay.
+    ``welcomes`` holds the login's welcome, then each reconnection's, in order."""
 
     def __init__(self, name: str, client: ChatClient) -> None:
         if client.welcome is None:
@@ -59,6 +60,7 @@ class Screen:
         self.name, self.client = name, client
         self.events: list[Event] = []
         self.how: dict[str, str] = {}
+        self.welcomes: list[Welcome] = [client.welcome]
         self._last_seen: str | None = None
         self._backlog: tuple[str, str] | None = None
         self._expect_backlog(client.welcome)
@@ -73,6 +75,7 @@ class Screen:
         """Record ``event`` as received now."""
         self.events.append(event)
         if isinstance(event, Reconnected):
+            self.welcomes.append(event.welcome)
             self._expect_backlog(event.welcome)
         elif isinstance(event, Message):
             if self._backlog is None:
