@@ -38,8 +38,8 @@ CASES = [
     ),
     Case(
         verificar_espera_do_polling,
-        (0.5, 1.0),
-        [(1.0, 1.0), (0.5, 0.5), (500, 1000), (0.25, 0.5), 0.5, (0, 0)],
+        (0.55, 1.05),
+        [(0.5, 1.0), (0.6, 1.1), (1.05, 1.05), (0.55, 0.55), (550, 1050), (0.25, 0.5), 0.55],
     ),
     Case(
         verificar_bytes_do_quadro,
@@ -75,6 +75,23 @@ def test_the_frame_bytes_are_what_a_client_sends() -> None:
     assert len(EXERCISE_TEXT) == 3 and len(EXERCISE_TEXT.encode()) == 4
 
 
+def test_the_polling_wait_is_half_an_interval_plus_half_a_round_trip() -> None:
+    """A poller's request reaches the server RTT/2 after it leaves; an event waits for the
+    next arrival (uniform over one interval), then the answer travels RTT/2 back."""
+    import random
+
+    interval, rtt = 1.0, 0.1
+    rng = random.Random(6455)
+    arrivals = [k * interval + rtt / 2 for k in range(1000)]  # requests reaching the server
+    waits = []
+    for _ in range(20_000):
+        event = rng.uniform(arrivals[0], arrivals[-2])
+        next_arrival = min(a for a in arrivals[int(event) : int(event) + 2] if a >= event)
+        waits.append(next_arrival - event + rtt / 2)
+    assert abs(sum(waits) / len(waits) - 0.55) < 0.01
+    assert 1.04 < max(waits) <= 1.05 + 1e-9
+
+
 def test_the_close_code_of_a_drop_may_not_be_sent() -> None:
     with pytest.raises(wire.FrameError):
         wire.close_payload(1006)
@@ -90,7 +107,7 @@ def test_the_frame_bytes_may_be_written_several_ways(answer: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "answer", [(0.5, 1), ("0,5", "1"), ("500 ms", "1 s"), [0.48, 1.0], ("0,5 s", 1)]
+    "answer", [(0.55, 1.05), ("0,55", "1,05"), ("550 ms", "1,05 s"), [0.5 + 0.05, 1.0 + 0.05]]
 )
 def test_the_polling_wait_may_be_written_several_ways(answer: object) -> None:
     assert verificar_espera_do_polling(answer)

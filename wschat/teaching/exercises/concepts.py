@@ -103,39 +103,47 @@ def verificar_accept(resposta: object) -> Verdict:
 
 def verificar_espera_do_polling(resposta: object) -> Verdict:
     """Exercise 2: ``resposta`` is ``(mean, worst)``, in seconds, of how long an event waits
-    for a client that polls every second (network time negligible): about (0.5, 1)."""
+    to reach a client that polls every second over a network with a 100 ms round trip:
+    half an interval (worst: a whole one) plus the answer's way back, RTT/2 = 0.05 s."""
     if resposta is None:
         return not_yet(_EMPTY)
     pair = _pair(resposta)
     if pair is None:
-        single = _seconds(resposta)
-        if single is not None and 0.45 <= single <= 0.55:
-            return not_yet("A média está certa. Agora responda as duas: (média, pior caso).")
         return not_yet("Responda com dois números em segundos: resposta = (média, pior_caso).")
     mean, worst = (_seconds(item) for item in pair)
     if mean is None or worst is None:
-        return not_yet("Os dois valores são números, em segundos, como 0.3 ou \"0,3\".")
+        return not_yet('Os dois valores são números, em segundos, como 0.3 ou "0,3".')
     if mean >= 100 or worst >= 100:
         return not_yet("Parece que você respondeu em milissegundos: a resposta é em segundos.")
-    mean_ok, worst_ok = 0.45 <= mean <= 0.55, 0.95 <= worst <= 1.05
-    if mean_ok and worst_ok:
+
+    def near(value: float, target: float) -> bool:
+        return abs(value - target) < 0.01
+
+    if near(mean, 0.55) and near(worst, 1.05):
         return correct(
             "O evento acontece num instante qualquer entre duas consultas: espera, em média, "
-            "meio intervalo e, no pior caso, um intervalo inteiro. Com push, só a viagem pela rede."
+            "meio intervalo (no pior caso, um inteiro), mais a volta da resposta, RTT/2. "
+            "Com push, só os 0,05 s da viagem."
         )
-    if not mean_ok and 0.95 <= mean <= 1.05:
+    if near(mean, 0.5) and near(worst, 1.0):
+        return not_yet("Quase: a espera até a consulta está certa, mas a resposta ainda precisa "
+                       "voltar pela rede. Quanto tempo leva essa volta?")
+    if near(mean, 0.6) or near(worst, 1.1):
+        return not_yet("Do RTT, conte só o trecho que o evento percorre: a volta da resposta, do "
+                       "servidor até o cliente.")
+    if near(mean, 0.55):
+        return not_yet("A média está certa. O pior caso é o do evento que acontece logo depois "
+                       "de uma consulta: quanto ele espera, contando a volta da resposta?")
+    if near(mean, worst) or mean > 0.9:
         return not_yet(
             "Um intervalo inteiro só espera o evento que acontece logo depois de uma consulta. "
-            "Em média, onde cai um instante sorteado entre duas consultas?"
+            "Em média, quanto falta para a próxima consulta?"
         )
-    if not mean_ok:
-        return not_yet(
-            "Pense num evento que acontece num instante sorteado entre duas consultas: "
-            "quanto falta, em média, para a próxima?"
-        )
+    if near(mean, 0.5):
+        return not_yet("Na média, falta somar a volta da resposta pela rede.")
     return not_yet(
-        "A média está certa. O pior caso é o do evento que acontece logo depois de uma consulta: "
-        "quanto ele espera?"
+        "Pense num evento que acontece num instante sorteado entre duas consultas: quanto falta, "
+        "em média, para a próxima? E some a volta da resposta pela rede."
     )
 
 
