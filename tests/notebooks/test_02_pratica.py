@@ -216,6 +216,15 @@ async def check_nest_asyncio_patches_the_whole_kernel() -> None:
     if sys.version_info >= (3, 12):  # the argument the replacement lacks
         assert "loop_factory" in run_before.parameters
         assert "loop_factory" not in run_after.parameters
+        coroutine = asyncio.sleep(0)
+        try:
+            asyncio.run(coroutine, loop_factory=asyncio.new_event_loop)  # type: ignore[call-arg]
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("the patched asyncio.run accepted loop_factory")
+        finally:
+            coroutine.close()
     else:  # on 3.11, the default of debug changes
         assert run_before.parameters["debug"].default is None
         assert run_after.parameters["debug"].default is False
