@@ -1,9 +1,9 @@
-"""Draw the five sequence diagrams of docs/img/ with matplotlib (Agg, no pyplot).
+"""Draw the diagrams of docs/img/ with matplotlib (Agg, no pyplot).
 
     .venv/bin/python scripts/draw_diagrams.py [OUTDIR]      (default: docs/img/)
 
-Writes handshake.png, close.png, polling-vs-push.png, replay-seam.png and
-reconnect-resume.png. Labels are in Brazilian Portuguese (the notebooks' language); wire
+Writes handshake.png, close.png, polling-vs-push.png, replay-seam.png,
+reconnect-resume.png and frame-header.png. Labels are in Brazilian Portuguese (the notebooks' language); wire
 tokens and code are set in a monospace font. The output is deterministic: fixed sizes in
 pixels, the fonts that ship with matplotlib (DejaVu), and no timestamp or software name in
 the PNG metadata, so running the script again without changes gives the same bytes.
@@ -461,8 +461,8 @@ def draw_handshake(out: Path) -> Path:
         response.left - 16,
         response.top + 2,
         "`101`: trocando de protocolo.\n"
-        "Qualquer outro status (`200`, `403`, `404`...)\n"
-        "quer dizer que não houve WebSocket.",
+        "Em HTTP/1.1, qualquer outro status (`200`,\n"
+        "`403`, `404`...) quer dizer que não houve WebSocket.",
         size=SMALL,
         color=MUTED,
         ha="right",
@@ -1084,12 +1084,107 @@ def draw_reconnect_resume(out: Path) -> Path:
     return canvas.save(out / "reconnect-resume.png")
 
 
+# ---------------------------------------------------------------------------------------------
+# 6. frame-header.png
+
+HEADER_FILL = "#e3edf9"  # the 2 bytes every frame has
+LENGTH_FILL = "#fbe9dc"  # extended payload length
+KEY_FILL = "#e2f1e7"  # masking key
+
+
+def draw_frame_header(out: Path) -> Path:
+    """A frame's header bit by bit, as RFC 6455 §5.2 and MDN draw it: 32 bits a row."""
+    canvas = Canvas(height=700)
+    canvas.title(
+        "O quadro WebSocket, bit a bit (RFC 6455, §5.2)",
+        "Cada linha tem 32 bits (4 bytes), lidos da esquerda para a direita;"
+        " os campos tracejados só existem em alguns quadros.",
+    )
+    left, bit, row = 104, 27, 60  # x of bit 0; pixels per bit; pixels per row of 32 bits
+    top = 132
+
+    def x(b: float) -> float:
+        return left + b * bit
+
+    for byte in range(4):
+        canvas.text(x(byte * 8 + 4), 88, f"{byte + 1}º byte da linha", size=SMALL, color=MUTED)
+    for b in range(32):
+        canvas.text(x(b + 0.5), 112, str(b), size=7.5, color=MUTED)
+    canvas.text(left - 12, 112, "bit", size=SMALL, color=MUTED, ha="right")
+
+    def field(r: int, b0: int, b1: int, label: str, fill: str, *, optional: bool = False,
+              vertical: bool = False, open_bottom: bool = False) -> None:
+        y0 = top + r * row
+        edge = MUTED if not optional else FAINT
+        canvas.rect(x(b0), y0, x(b1), y0 + row, fill=fill, edge=edge, dashed=optional, z=1)
+        if open_bottom:  # the payload goes on: no bottom edge
+            canvas.rect(x(b0) + 1, y0 + row - 2, x(b1) - 1, y0 + row + 2, fill="white", z=2)
+        if vertical:
+            canvas.ax.text(x((b0 + b1) / 2), y0 + row / 2, label, rotation=90, ha="center",
+                           va="center", fontfamily=MONO, fontsize=SMALL * 0.95, color=INK, zorder=5)
+        else:
+            canvas.text(x((b0 + b1) / 2), y0 + row / 2, label, size=SMALL, align="center")
+
+    for r, span in enumerate(("0 a 3", "4 a 7", "8 a 11", "12 a 15", "16…")):
+        canvas.text(left - 12, top + r * row + row / 2, f"bytes\n{span}", size=SMALL,
+                    color=MUTED, ha="right", align="right")
+
+    for b, name in enumerate(("FIN", "RSV1", "RSV2", "RSV3")):
+        field(0, b, b + 1, name, HEADER_FILL, vertical=True)
+    field(0, 4, 8, "`opcode`\n(4)", HEADER_FILL)
+    field(0, 8, 9, "MASK", HEADER_FILL, vertical=True)
+    field(0, 9, 16, "`payload len`\n(7)", HEADER_FILL)
+    field(0, 16, 32, "tamanho estendido (16 ou 64 bits)\nsó se `payload len` = 126 ou 127",
+          LENGTH_FILL, optional=True)
+    field(1, 0, 32, "tamanho estendido, continuação: só se `payload len` = 127\n"
+          "(dos 64 bits, o mais significativo é sempre 0)", LENGTH_FILL, optional=True)
+    field(2, 0, 16, "tamanho estendido, continuação", LENGTH_FILL, optional=True)
+    field(2, 16, 32, "chave de máscara (32 bits)\nsó se `MASK` = 1", KEY_FILL, optional=True)
+    field(3, 0, 16, "chave de máscara, continuação", KEY_FILL, optional=True)
+    field(3, 16, 32, "payload (os dados)", WIRE_FILL)
+    field(4, 0, 32, "payload, continuação…", WIRE_FILL, open_bottom=True)
+
+    # The greeting's first two bytes, bit under bit, with the field each one belongs to.
+    y = top + 5 * row + 34
+    canvas.text(24, y, "**Exemplo:** `81 15`, os dois primeiros bytes da saudação"
+                " `Olá mundo! LTIS 2025` (um quadro de texto do servidor)", ha="left", va="top")
+    wide = 50  # pixels per bit in the example
+
+    def ex(b: float) -> float:
+        return left + b * wide
+
+    cells = y + 34
+    for b, value in enumerate(f"{0x81:08b}{0x15:08b}"):
+        canvas.rect(ex(b), cells, ex(b + 1), cells + 32, fill=HEADER_FILL, edge=MUTED, z=1)
+        canvas.text(ex(b + 0.5), cells + 16, f"**`{value}`**", size=SIZE + 1)
+    for b0, b1, label in (
+        (0, 1, "`FIN` = 1\núltimo\nquadro"),
+        (1, 4, "`RSV1-3` = 000\nsem extensão"),
+        (4, 8, "`opcode` = `0x1`\ntexto"),
+        (8, 9, "`MASK` = 0\nsem\nmáscara"),
+        (9, 16, "`payload len` = `0010101` = 21\n21 bytes de payload,\nsem tamanho estendido"),
+    ):
+        canvas.line([ex(b0) + 3, ex(b0) + 3, ex(b1) - 3, ex(b1) - 3],
+                    [cells + 38, cells + 44, cells + 44, cells + 38], color=CLIENT, width=1.2)
+        canvas.text(ex((b0 + b1) / 2), cells + 52, label, size=SMALL, color=CLIENT, va="top")
+    canvas.text(
+        500, cells + 124,
+        "Cabeçalho: **de 2 a 14 bytes em cada quadro** = 2 fixos + 0, 2 ou 8 de tamanho estendido"
+        " + 0 ou 4 da chave de máscara.\n"
+        "A figura de cima mostra o caso mais longo (`payload len` = 127 e `MASK` = 1);"
+        " nos outros, cada campo começa logo depois do anterior.",
+        size=SMALL, va="top", align="left", box=NOTE,
+    )
+    return canvas.save(out / "frame-header.png")
+
+
 DIAGRAMS = (
     draw_handshake,
     draw_close,
     draw_polling_vs_push,
     draw_replay_seam,
     draw_reconnect_resume,
+    draw_frame_header,
 )
 
 
