@@ -9,6 +9,7 @@ the README short enough to read.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -195,12 +196,20 @@ def test_relative_links_resolve(path: Path) -> None:
     assert broken_links(path) == []
 
 
+#: The first line of a ```python block that is a notebook cell, not a script.
+NOTEBOOK_CELL = "# in a notebook cell"
+
+
 @pytest.mark.parametrize("path", [README, *DOCS], ids=lambda p: p.name)
 def test_python_examples_run_as_scripts(path: Path) -> None:
-    """Every ```python block compiles as a file would (no top-level ``await``/``async with``)."""
+    """Every ```python block compiles as a file would (no top-level ``await``/``async with``),
+    except one that says on its first line that it is a notebook cell, where top-level
+    ``await`` is allowed (as IPython allows it)."""
     text = path.read_text(encoding="utf-8")
     for number_, block in enumerate(re.findall(r"(?ms)^```python\n(.*?)^```", text)):
-        compile(block, f"{path.name} python block {number_}", "exec")
+        cell = block.startswith(NOTEBOOK_CELL)
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if cell else 0
+        compile(block, f"{path.name} python block {number_}", "exec", flags=flags)
 
 
 def test_the_english_summary_links_every_docs_page() -> None:
