@@ -835,7 +835,7 @@ def draw_replay_seam(out: Path) -> Path:
     """The replay/live seam of wschat's server (wschat/server/catchup.py, ``CatchUp.run``)."""
     canvas = Canvas(height=1050)
     canvas.title(
-        "Do replay para o ao vivo: nada perdido, nada em dobro",
+        "Do replay às mensagens novas: nada perdido, nada em dobro",
         "Ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
     )
     seq = Sequence(
@@ -854,7 +854,7 @@ def draw_replay_seam(out: Path) -> Path:
         seq.note("srv", y, f"buffer: `{content}`", side="left", size=SIZE, box=WIRE)
 
     seq.band(
-        136, 280, "(a) registrar primeiro: a sessão já recebe o ao vivo, mas guardado num buffer"
+        136, 280, "(a) registrar primeiro: a sessão já recebe cada mensagem nova, mas guardada num buffer"
     )
     seq.message(
         "ana",
@@ -866,7 +866,7 @@ def draw_replay_seam(out: Path) -> Path:
         size=SMALL,
     )
     seq.note(
-        "srv", 206, "registra a sessão para o ao vivo;\no que chegar vai para o buffer", side="left"
+        "srv", 206, "registra a sessão para as mensagens novas;\no que chegar vai para o buffer", side="left"
     )
     buffer(246, "[ ]")
 
@@ -909,7 +909,7 @@ def draw_replay_seam(out: Path) -> Path:
     seq.note(
         "srv",
         884,
-        "buffer vazio: daqui em diante, ao vivo direto",
+        "buffer vazio: daqui em diante, as novas vão direto",
         side="right",
         box=PLAIN,
         color=MUTED,
