@@ -1,4 +1,4 @@
-"""scripts/draw_diagrams.py draws the five sequence diagrams of docs/img/ and they are committed.
+"""scripts/draw_diagrams.py draws the diagrams of docs/img/ and they are committed.
 
 The script runs into a temporary folder (never over the committed images); each PNG must be
 a valid image of the fixed size the committed copy has, with no timestamp or software name in
@@ -24,6 +24,7 @@ NAMES = (
     "polling-vs-push.png",
     "replay-seam.png",
     "reconnect-resume.png",
+    "cluster.png",
 )
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
