@@ -136,7 +136,11 @@ def check_redis_a_ref_sent_through_two_nodes_is_stored_once(
     in_stream: Any, got_ids: Any
 ) -> None:
     assert len(in_stream) == 1
-    assert got_ids == {name: in_stream for name in ("João, nó B", "João, nó A", "Ana, nó A")}
+    assert got_ids["Ana, nó A"] == in_stream  # Ana: once
+    # Each of João's sessions gets that entry and no other; one of them may get it twice, as
+    # the message and as the answer to its own send with that ref (PROTOCOL.md: the original
+    # sent back to the resender), depending on which of the two frames comes first.
+    assert all(set(got_ids[name]) == set(in_stream) for name in ("João, nó B", "João, nó A"))
 
 
 def check_redis_the_dead_node_was_noticed_within_its_ttl(
