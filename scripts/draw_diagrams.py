@@ -2,9 +2,10 @@
 
     .venv/bin/python scripts/draw_diagrams.py [OUTDIR]      (default: docs/img/)
 
-Writes handshake.png, close.png, polling-vs-push.png, replay-seam.png,
-reconnect-resume.png and frame-header.png. Labels are in Brazilian Portuguese (the notebooks' language); wire
-tokens and code are set in a monospace font. The output is deterministic: fixed sizes in
+Writes handshake.png, close.png, polling-vs-push.png, replay-seam.png, reconnect-resume.png
+(sequence diagrams), frame-header.png (a frame's header bit by bit) and cluster.png (notebook
+05's architecture). Labels are in Brazilian Portuguese (the notebooks' language); wire tokens
+and code are set in a monospace font. The output is deterministic: fixed sizes in
 pixels, the fonts that ship with matplotlib (DejaVu), and no timestamp or software name in
 the PNG metadata, so running the script again without changes gives the same bytes.
 
@@ -835,7 +836,7 @@ def draw_replay_seam(out: Path) -> Path:
     """The replay/live seam of wschat's server (wschat/server/catchup.py, ``CatchUp.run``)."""
     canvas = Canvas(height=1050)
     canvas.title(
-        "Do replay para o ao vivo: nada perdido, nada em dobro",
+        "Do replay às mensagens novas: nada perdido, nada em dobro",
         "Ana volta pedindo o que veio depois do id 40; enquanto o servidor faz o replay, chegam as mensagens 44 e 45.",
     )
     seq = Sequence(
@@ -854,7 +855,7 @@ def draw_replay_seam(out: Path) -> Path:
         seq.note("srv", y, f"buffer: `{content}`", side="left", size=SIZE, box=WIRE)
 
     seq.band(
-        136, 280, "(a) registrar primeiro: a sessão já recebe o ao vivo, mas guardado num buffer"
+        136, 280, "(a) registrar primeiro: a sessão já recebe cada mensagem nova, mas guardada num buffer"
     )
     seq.message(
         "ana",
@@ -866,7 +867,7 @@ def draw_replay_seam(out: Path) -> Path:
         size=SMALL,
     )
     seq.note(
-        "srv", 206, "registra a sessão para o ao vivo;\no que chegar vai para o buffer", side="left"
+        "srv", 206, "registra a sessão para as mensagens novas;\no que chegar vai para o buffer", side="left"
     )
     buffer(246, "[ ]")
 
@@ -909,7 +910,7 @@ def draw_replay_seam(out: Path) -> Path:
     seq.note(
         "srv",
         884,
-        "buffer vazio: daqui em diante, ao vivo direto",
+        "buffer vazio: daqui em diante, as novas vão direto",
         side="right",
         box=PLAIN,
         color=MUTED,
@@ -1178,6 +1179,57 @@ def draw_frame_header(out: Path) -> Path:
     return canvas.save(out / "frame-header.png")
 
 
+# ---------------------------------------------------------------------------------------------
+# 7. cluster.png
+
+
+def draw_cluster(out: Path) -> Path:
+    """Notebook 05's architecture: clients, a load balancer, two ``wschat serve --redis`` nodes,
+    and the Redis stream that is both the log and the bus (wschat/cluster/)."""
+    canvas = Canvas(height=700)
+    canvas.title(
+        "Vários processos do wschat com um Redis no meio",
+        "Cada nó grava no mesmo stream e lê dele tudo o que foi gravado, por ele e pelos outros.",
+    )
+    clients = [(190, "Ana"), (500, "João (aba 1)"), (810, "João (aba 2)")]
+    for x, name in clients:
+        canvas.text(x, 112, f"**{name}**\nnavegador ou app", color=CLIENT,
+                    box=Box("white", CLIENT, pad=6), align="center")
+    balancer = canvas.text(500, 214, "**balanceador de carga**: distribui as conexões entre os nós",
+                           box=Box(BAND_FILL, FAINT, pad=7))
+    for x, _ in clients:
+        canvas.arrow(x, 140, x if x == 500 else (x + 500) / 2, balancer.top - 2, color=CLIENT)
+    nodes = [
+        (270, "A", "sessões: Ana, João (aba 2)"),
+        (730, "B", "sessões: João (aba 1)"),
+    ]
+    for x, name, sessions in nodes:
+        canvas.arrow((x + 500) / 2, balancer.bottom + 2, x, 300, color=CLIENT)
+        canvas.text(
+            x, 336, f"**nó {name}**\n`python -m wschat serve --redis URL`\n{sessions}",
+            color=SERVER, box=Box("white", SERVER, pad=7), align="center",
+        )
+        canvas.arrow(x - 45, 380, x - 45, 478, color=SERVER)
+        canvas.text(x - 55, 428, "`XADD`: grava", size=SMALL, color=SERVER, ha="right")
+        canvas.arrow(x + 45, 478, x + 45, 380, color=OTHER)
+        canvas.text(x + 55, 428, "`XREAD BLOCK`: lê\no que é novo", size=SMALL, color=OTHER,
+                    ha="left", align="left")
+    canvas.text(
+        500, 528,
+        "**Redis**\nstream `wschat:log`: o log, com ids em ordem, o mesmo para todos os nós\n"
+        "e também: presença, contas, tokens, `ref`s aceitos e o sinal de vida (heartbeat) de cada nó",
+        color=OTHER, box=Box("white", OTHER, pad=8), align="center",
+    )
+    canvas.text(
+        500, 640,
+        "Uma mensagem da Ana: o nó A a grava com `XADD`; os dois nós a leem com `XREAD` e a entregam\n"
+        "às suas sessões: o A, à Ana e à aba 2 do João; o B, à aba 1 do João. O id é a posição no log:\n"
+        "quem cai retoma em qualquer nó a partir do último id que viu.",
+        size=SMALL, color=MUTED, align="center",
+    )
+    return canvas.save(out / "cluster.png")
+
+
 DIAGRAMS = (
     draw_handshake,
     draw_close,
@@ -1185,6 +1237,7 @@ DIAGRAMS = (
     draw_replay_seam,
     draw_reconnect_resume,
     draw_frame_header,
+    draw_cluster,
 )
 
 

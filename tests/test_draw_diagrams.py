@@ -25,6 +25,7 @@ NAMES = (
     "replay-seam.png",
     "reconnect-resume.png",
     "frame-header.png",
+    "cluster.png",
 )
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

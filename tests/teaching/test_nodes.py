@@ -1,13 +1,14 @@
-"""wschat.teaching.nodes: a real `wschat serve --redis` node, and next_of's named mismatch."""
+"""wschat.teaching.nodes: a real `wschat serve --redis` node and its log explained in Portuguese,
+and next_of's named mismatch."""
 
 from __future__ import annotations
 
 import pytest
 
-from wschat import Message, Presence, ServerThread
+from wschat import Error, Message, Presence, ServerThread
 from wschat.client.chat import ChatClient
 from wschat.teaching import nodes
-from wschat.teaching.nodes import demo_redis, next_of, start_node
+from wschat.teaching.nodes import LOG_MEANINGS, demo_redis, explain_log, next_of, start_node
 from wschat.teaching.redis_server import find_redis_server
 
 
@@ -44,19 +45,59 @@ async def test_a_node_starts_serves_and_stops() -> None:
     redis = demo_redis()
     assert redis is not None
     try:
-        process, url = start_node(redis.url, node_ttl=3.0)
+        node = start_node(redis.url, node_ttl=3.0)
         try:
-            assert url.startswith("ws://127.0.0.1:") and process.poll() is None
-            ana = ChatClient(url, "ana", "senha-da-ana")
+            assert node.url.startswith("ws://127.0.0.1:") and node.process.poll() is None
+            ana = ChatClient(node.url, "ana", "senha-da-ana")
             await ana.connect()
             await ana.send("oi, nó")
             assert (await next_of(ana, Message)).text == "oi, nó"
             await ana.close()
         finally:
-            process.terminate()
-            assert process.wait(20) == 0
+            node.process.terminate()
+            assert node.wait(20) == 0
+        assert node.log == []  # it logs errors only, and there were none
     finally:
         redis.stop()
+
+
+@pytest.mark.skipif(find_redis_server() is None, reason="no redis-server 6.2+ on this machine")
+async def test_a_node_without_redis_logs_what_explain_log_translates() -> None:
+    redis = demo_redis()
+    assert redis is not None
+    node = start_node(redis.url, node_ttl=3.0)
+    try:
+        ana = ChatClient(node.url, "ana", "senha-da-ana")
+        await ana.connect()
+        redis.stop()
+        await ana.send("alguém aí?")
+        refused = await next_of(ana, Error)
+        assert refused.code == "server_error"
+        await ana.close()
+    finally:
+        redis.stop()
+        node.process.terminate()
+        assert node.wait(20) == 0
+    assert any("append failed" in line for line in node.log), node.log
+    explained = explain_log(node.log)
+    assert explained and not any(e.startswith("(sem tradução)") for e in explained), node.log
+    assert dict(LOG_MEANINGS)["append failed"] in explained
+
+
+def test_explain_log_says_each_kind_once_and_keeps_an_unknown_line() -> None:
+    lines = [
+        "2026-12-06 06:17:46,942 ERROR wschat.cluster: Redis unreachable (tail): refused",
+        "2026-12-06 06:17:46,958 ERROR wschat.server: append failed: Redis error",
+        "2026-12-06 06:17:47,001 ERROR wschat.server: append failed: Redis error",
+        "2026-12-06 06:17:48,000 ERROR wschat.other: something new",
+    ]
+    meanings = dict(LOG_MEANINGS)
+    assert explain_log(lines) == [
+        meanings["Redis unreachable (tail)"],
+        meanings["append failed"],
+        "(sem tradução) " + lines[-1],
+    ]
+    assert explain_log([]) == []
 
 
 def test_a_node_that_cannot_start_is_named() -> None:
