@@ -116,15 +116,6 @@ def test_block_follows_the_latest_failures() -> None:
     assert limiter.blocked("1.2.3.4", 15.0) is False
 
 
-def test_clear_forgets_a_key() -> None:
-    limiter = FailureLimiter(max_failures=1, window=10)
-    limiter.record_failure("joao", 0.0)
-    assert limiter.blocked("joao", 1.0)
-    limiter.clear("joao")
-    limiter.clear("never-seen")
-    assert not limiter.blocked("joao", 1.0)
-
-
 def test_old_keys_are_dropped() -> None:
     limiter = FailureLimiter(max_failures=5, window=10)
     for i in range(1000):

@@ -148,7 +148,7 @@ def _snapshot(server: ServerThread) -> dict[str, Any]:
     return {
         "sessions": len(delivery.by_sid),
         "presence sessions": len(list(presence.all_sessions())),
-        "presence users": (len(presence._sessions), len(presence._key_of), len(presence._display),
+        "presence users": (len(presence._sessions), len(presence._key_of),
                            len(presence._sorted_keys), len(presence._sorted_names)),
         "online": presence.online(),
         "catching up": len(delivery.catching_up),

@@ -123,10 +123,6 @@ class FailureLimiter:
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
 
-    def clear(self, key: Hashable) -> None:
-        """Forget every failure of ``key`` (for example after an administrator's reset)."""
-        self._failures.pop(key, None)
-
     def forget_old(self, now: float) -> None:
         """Drop the keys whose last failure is ``window`` seconds old or older.
 

@@ -33,13 +33,12 @@ class Roster(Generic[S]):
     them without awaiting in between, or copy them first.
     """
 
-    __slots__ = ("_display", "_key_of", "_sessions", "_sorted_keys", "_sorted_names")
+    __slots__ = ("_key_of", "_sessions", "_sorted_keys", "_sorted_names")
 
     def __init__(self) -> None:
         # user key -> that user's sessions, as an insertion-ordered set (dict with None values)
         self._sessions: dict[str, dict[S, None]] = {}
         self._key_of: dict[S, str] = {}  # session -> user key
-        self._display: dict[str, str] = {}  # user key -> display name
         # Online users in display order, kept sorted on each change (bisect + list insert,
         # a C memmove) so that online() is one list copy even during a reconnect storm.
         self._sorted_keys: list[str] = []
@@ -59,7 +58,6 @@ class Roster(Generic[S]):
             sessions[session] = None
             return False
         self._sessions[key] = {session: None}
-        self._display[key] = user
         index = bisect_left(self._sorted_keys, key)
         self._sorted_keys.insert(index, key)
         self._sorted_names.insert(index, user)
@@ -78,7 +76,6 @@ class Roster(Generic[S]):
         if sessions:
             return False
         del self._sessions[key]
-        del self._display[key]
         index = bisect_left(self._sorted_keys, key)
         del self._sorted_keys[index]
         del self._sorted_names[index]
@@ -89,18 +86,9 @@ class Roster(Generic[S]):
         sessions = self._sessions.get(user_key)
         return sessions.keys() if sessions is not None else ()
 
-    def user_of(self, session: S) -> str | None:
-        """The display name of the user of ``session``, None if it is not open."""
-        key = self._key_of.get(session)
-        return None if key is None else self._display[key]
-
     def online(self) -> list[str]:
         """Display names of the online users, sorted case-insensitively (a new list)."""
         return self._sorted_names.copy()
-
-    def is_online(self, user_key: str) -> bool:
-        """True while the user with this key has at least one open session."""
-        return user_key in self._sessions
 
     def all_sessions(self) -> Collection[S]:
         """Every open session, in the order they opened; a live view."""

