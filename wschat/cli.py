@@ -221,7 +221,6 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         rate_limit=args.rate_limit,
-        burst=defaults.BURST_PER_RATE * args.rate_limit,
         history=args.history,
         max_replay=args.max_replay,
         max_pending=args.max_pending,

@@ -263,6 +263,7 @@ async def test_no_login_within_login_timeout_is_login_required(serve: Serve, cli
     ws = await clients.connect(server.url)
     frames = await expect_close(ws, 4001, timeout=3.0)
     assert [(f["type"], f["code"]) for f in frames] == [("error", "login_required")]
+    assert "em até 0,5 s" in frames[0]["detail"]  # the timeout in force, as a reader writes it
 
 
 async def test_login_refused_leaves_nothing_behind(server: ServerThread, clients: Clients) -> None:
@@ -1071,6 +1072,17 @@ async def test_default_rate_limit_allows_a_burst_of_100(server: ServerThread, cl
     kinds = [f["type"] for f in frames]
     assert 100 <= kinds.count("message") < 130
     assert all(f["code"] == "rate_limited" for f in frames if f["type"] == "error")
+
+
+async def test_a_lower_rate_limit_lowers_the_burst_too(serve: Serve, clients: Clients) -> None:
+    """PROTOCOL.md: bursts of twice the rate, for any rate (not only on the command line)."""
+    server = serve(rate_limit=2)
+    ana, _ = await clients.login(server.url, "ana", PW)
+    for i in range(8):
+        await send_json(ana, {"type": "send", "text": f"m{i}", "ref": str(i)})
+    kinds = [f["type"] for f in await recv_n(ana, 8)]
+    # A burst of 4, plus at most one token refilled if sending took more than half a second.
+    assert kinds.count("message") in (4, 5), kinds
 
 
 async def test_rate_limit_zero_turns_it_off(serve: Serve, clients: Clients) -> None:

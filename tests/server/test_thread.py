@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 
 from wschat import ServerThread, WschatError
+from wschat.core.defaults import BURST_PER_RATE, RATE_LIMIT
+from wschat.server.config import ServerConfig
 from wschat.server.thread import BackgroundServer, ServerCrashed
 
 
@@ -63,3 +66,12 @@ def test_a_server_stopped_on_purpose_has_not_crashed() -> None:
         assert server.running and not server.crashed
     assert not server.crashed and not server.running
     server.stop()
+
+
+def test_the_burst_follows_the_rate_unless_set() -> None:
+    assert ServerConfig().send_burst == RATE_LIMIT * BURST_PER_RATE
+    assert ServerThread(rate_limit=5).config.send_burst == 5 * BURST_PER_RATE
+    assert ServerConfig(rate_limit=5, burst=3).send_burst == 3
+    assert ServerConfig(rate_limit=0.1).send_burst == 1  # never below one send
+    slower = dataclasses.replace(ServerConfig(rate_limit=50), rate_limit=5)
+    assert slower.send_burst == 5 * BURST_PER_RATE  # follows a changed rate too

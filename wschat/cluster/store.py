@@ -54,7 +54,7 @@ from redis.exceptions import RedisError
 
 from wschat.cluster.scripts import APPEND, AWAY, SET_READ, UNREAD, UNREAD_INDEXED
 from wschat.core.credentials import new_epoch
-from wschat.core.defaults import REDIS_MAXLEN, REDIS_PREFIX
+from wschat.core.defaults import REDIS_MAX_AGE, REDIS_MAXLEN, REDIS_PREFIX
 from wschat.core.model import Draft, Entry
 from wschat.core.names import name_key
 from wschat.store.base import (
@@ -157,7 +157,7 @@ class RedisStore(OpenClose):
         *,
         prefix: str = REDIS_PREFIX,
         maxlen: int = REDIS_MAXLEN,
-        max_age: float = 0.0,
+        max_age: float = REDIS_MAX_AGE,
     ) -> None:
         if maxlen < 0 or max_age < 0:
             raise ValueError("maxlen and max_age must be 0 (no bound) or more")

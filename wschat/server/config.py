@@ -27,7 +27,9 @@ class ServerConfig:
     host: str = d.HOST
     port: int = d.PORT
     rate_limit: float = d.RATE_LIMIT
-    burst: float = d.RATE_LIMIT * d.BURST_PER_RATE
+    #: Sends a user may fire at once before ``rate_limit`` applies; None (the default) follows
+    #: ``rate_limit``: ``BURST_PER_RATE`` times it (see :attr:`send_burst`).
+    burst: float | None = None
     history: int = d.HISTORY
     max_replay: int = d.MAX_REPLAY
     max_pending: int = d.MAX_PENDING
@@ -57,6 +59,15 @@ class ServerConfig:
     #: A bearer token that opens ``/metrics`` to clients beyond the loopback address
     #: (None: loopback only).
     metrics_token: str | None = None
+
+    @property
+    def send_burst(self) -> float:
+        """The burst in force: ``burst`` if set, else ``BURST_PER_RATE`` times ``rate_limit``
+        (so ``ServerConfig(rate_limit=5)`` allows bursts of 10, as ``--rate-limit 5`` does),
+        and never below one send."""
+        if self.burst is not None:
+            return self.burst
+        return max(1.0, self.rate_limit * d.BURST_PER_RATE)
 
     @property
     def scheme(self) -> str:

@@ -140,7 +140,7 @@ class LiveRequests:
             return None
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(cfg.rate_limit, cfg.burst)
+            bucket = self._buckets[key] = TokenBucket(cfg.rate_limit, cfg.send_burst)
         return bucket
 
     async def _history(self, session: Session, request: HistoryRequest) -> None:

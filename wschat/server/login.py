@@ -35,13 +35,20 @@ from wschat.server.metrics import Metrics
 from wschat.server.session import Session, peer_address
 from wschat.store import Account, Store
 
-__all__ = ["LoginGate"]
+__all__ = ["LoginGate", "login_timeout_detail"]
 
 log = logging.getLogger("wschat.server")
 
 _TOO_MANY = "muitas tentativas de login; espere um minuto"
 _DROP_FIRST = "drop só vale depois do login: faça login primeiro"
 _LOGIN_HINT = 'o primeiro quadro deve ser {"type": "login", ...} ou /login NOME SENHA'
+
+
+def login_timeout_detail(config: ServerConfig) -> str:
+    """The ``login_required`` detail when no login came in time, naming ``login_timeout`` as a
+    Brazilian reader writes it (``10``, ``0,5``)."""
+    seconds = f"{config.login_timeout:g}".replace(".", ",")
+    return f"faça login em até {seconds} s: /login NOME SENHA"
 
 
 class LoginGate:
@@ -68,8 +75,7 @@ class LoginGate:
         try:
             raw = await asyncio.wait_for(ws.recv(), self.config.login_timeout)
         except TimeoutError:
-            await self._refuse(ws, ErrorCode.LOGIN_REQUIRED,
-                               "faça login em até 10 s: /login NOME SENHA")
+            await self._refuse(ws, ErrorCode.LOGIN_REQUIRED, login_timeout_detail(self.config))
             return None
         except ConnectionClosed:
             return None
