@@ -141,7 +141,7 @@ async def bench_memory(n: int) -> list[Row]:
     store = MemoryStore()
     ids, token = await fill(store, n)
     rows = await count_cases("memory", store, ids)
-    async with serving(lambda: ServerThread(store)) as server:
+    async with serving(lambda: ServerThread(store=store)) as server:
         rows.append(await login_case("memory", server.url, token, n))
     return rows
 
@@ -162,7 +162,8 @@ async def bench_redis(n: int, url: str) -> list[Row]:
         ids, token = await fill(store, n)
         rows = await count_cases("redis", store, ids)
     config = RedisConfig(url, prefix=prefix)
-    async with serving(lambda: ServerThread(*config.node())) as server:
+    node_store, bus = config.node()
+    async with serving(lambda: ServerThread(store=node_store, bus=bus)) as server:
         rows.append(await login_case("redis", server.url, token, n))
     return rows
 

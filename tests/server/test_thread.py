@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import typing
 from collections.abc import Callable
 
 import pytest
 
 from wschat import ServerThread, WschatError
 from wschat.core.defaults import BURST_PER_RATE, RATE_LIMIT
-from wschat.server.config import ServerConfig
+from wschat.server.config import ServerConfig, ServerOptions
 from wschat.server.thread import BackgroundServer, ServerCrashed
 
 
@@ -66,6 +67,21 @@ def test_a_server_stopped_on_purpose_has_not_crashed() -> None:
         assert server.running and not server.crashed
     assert not server.crashed and not server.running
     server.stop()
+
+
+def test_server_options_are_the_config_fields_with_their_types() -> None:
+    """ServerThread's typed keywords (ServerOptions) stay in step with ServerConfig."""
+    fields = [field.name for field in dataclasses.fields(ServerConfig)]
+    config_types = typing.get_type_hints(ServerConfig)
+    assert typing.get_type_hints(ServerOptions) == {name: config_types[name] for name in fields}
+    assert ServerOptions.__optional_keys__ == frozenset(fields)  # each may be left out
+
+
+def test_keywords_win_over_a_given_config_and_the_port_is_free_by_default() -> None:
+    base = ServerConfig(history=7, port=8765)
+    assert ServerThread(base, rate_limit=0).config == dataclasses.replace(base, rate_limit=0)
+    assert ServerThread(base).config is base
+    assert ServerThread(history=3).config == ServerConfig(port=0, history=3)
 
 
 def test_the_burst_follows_the_rate_unless_set() -> None:

@@ -32,6 +32,6 @@ class RedisConfig:
 def redis_node(redis: str | RedisConfig) -> tuple[RedisStore, RedisBus]:
     """A new (not yet opened) store and bus of one node on the Redis at ``redis`` (a URL or a
     :class:`RedisConfig`): hand both to :class:`~wschat.server.ChatServer` or
-    ``ServerThread(store, bus)``."""
+    ``ServerThread(store=store, bus=bus)``."""
     config = RedisConfig(redis) if isinstance(redis, str) else redis
     return config.node()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from wschat.core import defaults as d
 
-__all__ = ["FLUSH_CHUNK", "MAX_BATCH", "MAX_DEFERRED", "ServerConfig"]
+__all__ = ["FLUSH_CHUNK", "MAX_BATCH", "MAX_DEFERRED", "ServerConfig", "ServerOptions"]
 
 #: Most sends appended in one commit; a burst larger than this takes several commits.
 MAX_BATCH = 1024
@@ -73,3 +74,31 @@ class ServerConfig:
     def scheme(self) -> str:
         """``wss`` under TLS, else ``ws``."""
         return "wss" if self.certfile else "ws"
+
+
+class ServerOptions(TypedDict, total=False):
+    """:class:`ServerConfig`'s fields as keyword arguments, typed: what
+    ``ServerThread(rate_limit=0, history=3)`` accepts. tests/server/test_thread.py keeps the
+    two in step (same names, same types)."""
+
+    host: str
+    port: int
+    rate_limit: float
+    burst: float | None
+    history: int
+    max_replay: int
+    max_pending: int
+    max_frame: int
+    ping_interval: float | None
+    ping_timeout: float | None
+    close_timeout: float
+    slow_close_timeout: float
+    login_timeout: float
+    allow_origins: tuple[str, ...]
+    certfile: str | None
+    keyfile: str | None
+    login_failures_per_name: int
+    login_failures_per_address: int
+    login_failure_window: float
+    drain: float
+    metrics_token: str | None

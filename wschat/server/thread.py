@@ -8,16 +8,17 @@ thread means that a blocking call in a notebook cell can never stall the server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
-from wschat.core.defaults import HOST, WS_PATH
+from wschat.core.defaults import WS_PATH
 from wschat.core.errors import WschatError
 from wschat.server.app import ChatServer
 from wschat.server.bus import Bus
-from wschat.server.config import ServerConfig
+from wschat.server.config import ServerConfig, ServerOptions
 from wschat.server.session import SeamHook
 from wschat.store import MemoryStore, Store, open_store
 
@@ -168,28 +169,30 @@ class ServerThread(BackgroundServer):
     >>> with ServerThread() as server:          # memory store, free port on 127.0.0.1
     ...     print(server.url)                   # ws://127.0.0.1:PORT/ws
 
-    ``db`` is a SQLite path (or ``":memory:"``); without it, and without ``store``, the store is
-    a fresh MemoryStore. ``bus`` (with its ``store``) makes it one node of several: for a
-    shared Redis, ``ServerThread(*wschat.cluster.redis_node(url))``. Other keyword arguments
-    are ServerConfig fields (``rate_limit=0``, ``history=10``, ...).
+    ``config`` is a whole :class:`ServerConfig` (default: the defaults, on a free port); any
+    of its fields may also be given as keyword arguments, which win (``rate_limit=0``,
+    ``history=10``, ...: :class:`~wschat.server.config.ServerOptions`). ``db`` is a SQLite path
+    (or ``":memory:"``); without it, and without ``store``, the store is a fresh MemoryStore.
+    ``bus`` (with its ``store``) makes it one node of several: for a shared Redis,
+    ``store, bus = wschat.cluster.redis_node(url)`` then ``ServerThread(store=store, bus=bus)``.
     """
 
     def __init__(
         self,
+        config: ServerConfig | None = None,
+        *,
         store: Store | None = None,
         bus: Bus | None = None,
-        *,
         db: str | None = None,
         seam_hook: SeamHook | None = None,
-        host: str = HOST,
-        port: int = 0,
-        **config: Any,
+        **options: Unpack[ServerOptions],
     ) -> None:
         if store is None:
             store = open_store(db) if db is not None else MemoryStore()
-        self.config = ServerConfig(host=host, port=port, **config)
+        base = config if config is not None else ServerConfig(port=0)
+        self.config = dataclasses.replace(base, **options) if options else base
         self.chat = ChatServer(store, self.config, seam_hook=seam_hook, bus=bus)
-        super().__init__(self.chat.run, host=host, name="wschat-server")
+        super().__init__(self.chat.run, host=self.config.host, name="wschat-server")
 
     @property
     def url(self) -> str:
