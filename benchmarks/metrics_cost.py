@@ -1,9 +1,11 @@
 """What the metrics cost on the fan-out path: one broadcast to N sessions, timed in-process.
 
-``python -m benchmarks.metrics_cost [N ...]`` builds a :class:`wschat.server.delivery.Delivery`
-with N live sessions on fake connections (a transport that only counts bytes: no sockets, so
-the figure is the server's own CPU, not the kernel's) and times ``fan_out`` of one public
-message plus writing out every deferred byte, with the server's metrics as they are and with
+``python -m benchmarks.metrics_cost [N ...]`` builds the server's send path after the commit
+(:class:`wschat.server.router.Router` over a :class:`~wschat.server.registry.Registry` and an
+:class:`~wschat.server.outbox.Outbox`) with N live sessions on fake connections (a transport
+that only counts bytes: no sockets, so the figure is the server's own CPU, not the kernel's)
+and times ``Router.deliver`` of one public message plus writing out every deferred byte,
+with the server's metrics as they are and with
 the burst counter replaced by a no-op. It prints the median microseconds per broadcast of
 each (the best of five alternated runs) and the difference. Run on the code before metrics existed (another checkout on
 PYTHONPATH), it times that code alone.
@@ -20,9 +22,12 @@ from websockets.protocol import State
 
 from wschat.core.model import Entry
 from wschat.server.config import ServerConfig
-from wschat.server.delivery import Delivery
+from wschat.server.metrics import Metrics
+from wschat.server.outbox import Outbox
+from wschat.server.registry import Registry
+from wschat.server.router import Router
 from wschat.server.session import Session
-from wschat.store import Appended
+from wschat.server.supervise import Supervisor
 
 __all__ = ["main", "time_broadcast"]
 
@@ -52,28 +57,31 @@ class _Connection:
         self.transport = _Transport()
 
 
-def _delivery(n: int) -> tuple[Delivery, Session]:
-    delivery = Delivery(ServerConfig())
+def _send_path(n: int, metrics: Metrics) -> tuple[Router, Outbox, Session]:
+    registry = Registry()
+    outbox = Outbox(ServerConfig(), metrics, Supervisor(metrics))
     sessions = [
         Session(cast(Any, _Connection()), f"u{i}", f"u{i}", f"s{i}", "t") for i in range(n)
     ]
     for session in sessions:
-        delivery.register(session)
-        delivery.go_live(session)
-    return delivery, sessions[0]
+        registry.register(session)
+        registry.go_live(session)
+    return Router(registry, outbox), outbox, sessions[0]
 
 
 def time_broadcast(n: int, *, metrics: bool) -> float:
     """Median seconds of one public message fanned out to ``n`` sessions and written out."""
-    delivery, sender = _delivery(n)
-    if not metrics and hasattr(delivery, "metrics"):
-        delivery.metrics.burst = lambda deliveries, nbytes: None  # type: ignore[method-assign]
+    counters = Metrics()
+    if not metrics:
+        counters.burst = lambda deliveries, nbytes: None  # type: ignore[method-assign]
+    router, outbox, sender = _send_path(n, counters)
     times: list[float] = []
     for i in range(ROUNDS):
         entry = Entry(f"{i + 1}", "u0", None, "x" * 100, 0.0, f"r{i}")
         started = time.perf_counter()
-        delivery.fan_out([(sender, Appended(entry, True))])
-        delivery.deferred.flush_some(n + 1)
+        router.deliver([(entry, sender.sid)])
+        while outbox._flush_some():  # what the flusher task does, without its yields
+            pass
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

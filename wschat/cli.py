@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from wschat.server.config import ServerConfig
     from wschat.server.run import run_serve, setup_logging
+    from wschat.server.supervise import TaskFailed
     from wschat.store import StoreError, open_store
 
     if args.redis is not None and args.db is not None:
@@ -248,6 +249,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     except ssl.SSLError as error:
         print(f"wschat serve: cannot load certificate: {error}", file=sys.stderr)
+        return 1
+    except TaskFailed as error:  # its traceback is in the log above
+        print(f"wschat serve: stopped: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -81,7 +81,7 @@ async def on_server(server: ServerThread, user: str, action: Callable[[Any], Non
     """Run ``action(transport)`` on the server's side of each of ``user``'s connections."""
 
     async def run() -> None:
-        for session in list(server.chat.delivery.roster.sessions_of(name_key(user))):
+        for session in list(server.chat.sessions.roster.sessions_of(name_key(user))):
             action(session.ws.transport)
 
     await asyncio.to_thread(server.call, run)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
-from server.test_bus import Recorder
+from server.test_bus import Recorder, supervisor
 
 from wschat.cluster.bus import RedisBus
 from wschat.cluster.store import RedisStore
@@ -48,7 +48,7 @@ async def make_node(redis_server: RedisServer) -> AsyncIterator[MakeNode]:  # no
         await store.open()
         bus = RedisBus(store, node_ttl=node_ttl)
         sink = Recorder()
-        await bus.start(sink)
+        await bus.start(sink, supervisor())
         started.append((store, bus, sink))
         return store, bus, sink
 

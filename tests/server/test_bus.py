@@ -1,4 +1,4 @@
-"""LocalBus: one process, presence its own, the writer delivers (no tail)."""
+"""LocalBus: one process, presence its own, committed entries handed to the sink at once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from wschat.core.model import Draft, Entry
 from wschat.core.routing import Roster
 from wschat.server.bus import Joined, LocalBus
+from wschat.server.metrics import Metrics
+from wschat.server.supervise import Supervisor
 from wschat.store import MemoryStore
 
 
@@ -18,13 +20,21 @@ class Recorder:
         self.presence: list[tuple[str, bool, str | None]] = []
         #: How many entries each ``deliver`` call handed over.
         self.runs: list[int] = []
+        self.resyncs = 0
 
     def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
         self.entries.extend(entries)
         self.runs.append(len(entries))
 
+    def resync(self) -> None:
+        self.resyncs += 1
+
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
         self.presence.append((user, online, event_id))
+
+
+def supervisor() -> Supervisor:
+    return Supervisor(Metrics())
 
 
 async def test_first_and_last_session_announce_and_mark_away() -> None:
@@ -32,8 +42,7 @@ async def test_first_and_last_session_announce_and_mark_away() -> None:
     presence: Roster[str] = Roster()
     bus = LocalBus(store, presence.online)
     sink = Recorder()
-    await bus.start(sink)
-    assert bus.tails_log is False
+    await bus.start(sink, supervisor())
 
     first = presence.open("Ana", "s-1")
     assert await bus.join("Ana", "ana", "s-1", first) == Joined(["Ana"], None)
@@ -51,3 +60,34 @@ async def test_first_and_last_session_announce_and_mark_away() -> None:
     assert await store.forwarded("ana", None) == [result.entry]
     await bus.synced(result.entry.id, None)  # returns at once: nothing to wait for
     await bus.stop()
+
+
+async def test_committed_entries_reach_the_sink_at_once_as_one_run() -> None:
+    store = MemoryStore()
+    bus = LocalBus(store, list)
+    sink = Recorder()
+    await bus.start(sink, supervisor())
+    results = await store.append([Draft("ana", None, "oi", 1.0), Draft("bob", None, "olá", 1.0)])
+    committed = [(results[0].entry, "s-1"), (results[1].entry, None)]
+    bus.committed(committed)
+    assert sink.entries == committed and sink.runs == [2]  # no await: already handed over
+    bus.committed([])
+    assert sink.runs == [2]
+
+
+async def test_reconcile_resyncs_only_when_a_failed_append_did_commit() -> None:
+    store = MemoryStore()
+    [old] = await store.append([Draft("ana", None, "antes", 1.0)])
+    bus = LocalBus(store, list)
+    sink = Recorder()
+    await bus.start(sink, supervisor())  # the head at start counts as handed over
+    await bus.reconcile()
+    assert sink.resyncs == 0  # the log did not move: nothing was committed, nobody missed it
+    [new] = await store.append([Draft("ana", None, "guardada sem entrega", 1.0)])
+    await bus.reconcile()
+    assert sink.resyncs == 1  # it did: every session must resume
+    await bus.reconcile()
+    assert sink.resyncs == 1
+    bus.committed([(new.entry, None)])  # later commits keep the head in step
+    await bus.reconcile()
+    assert (sink.resyncs, old.entry.id < new.entry.id) == (1, True)

@@ -1,4 +1,4 @@
-"""wschat.server.delivery's inner loop: the compiled ``put_each`` against the pure one.
+"""wschat.server.outbox's inner loop: the compiled ``put_each`` against the pure one.
 
 Both run over real loopback connections of a real websockets server, on asyncio's loop and on
 uvloop's, and the raw bytes each client reads are compared with what was written: the same
@@ -6,7 +6,8 @@ bytes, in the same order, to the same sockets, for frames that fit a socket buff
 that does not (part sent directly, the rest queued by the transport). The compiled loop's
 safety conditions are each tested: nothing buffered in the transport (else it must queue behind
 it), a transport that is closing (its descriptor may be another connection's by now), TLS
-(the socket carries ciphertext).
+(the socket carries ciphertext). A session whose write raises is reported, and the sessions
+after it in the same call still get their bytes.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from websockets.protocol import State
 
 from wschat.core import wire
 from wschat.core.fanout import text_frame
-from wschat.server import delivery
-from wschat.server.delivery import COMPILED, direct_fd, put_each_py
+from wschat.server import outbox
+from wschat.server.outbox import COMPILED, direct_fd, put_each_py
 from wschat.server.session import Session
 
 uvloop = pytest.importorskip("uvloop") if os.name != "nt" else None
 
 PutEach = Callable[[list[Session], bytes, State, int], list[Session]]
+Broken = list[tuple[Session, Exception]]
+RawPutEach = Callable[[list[Session], bytes, State, int, Broken], list[Session]]
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.SelectorEventLoop}
 if uvloop is not None:
@@ -44,7 +47,7 @@ def _ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def compiled() -> PutEach:
+def compiled_raw() -> RawPutEach:
     """The compiled loop; skip where it was not built (fail under CI=true: CI builds it)."""
     if not COMPILED:
         reason = "wschat.server._fanout was not built (no C compiler when installing?)"
@@ -56,7 +59,26 @@ def compiled() -> PutEach:
     return put_each  # type: ignore[no-any-return]
 
 
-IMPLS: dict[str, Callable[[], PutEach]] = {"pure": lambda: put_each_py, "compiled": compiled}
+def no_breakage(raw: RawPutEach) -> PutEach:
+    """``raw`` for the tests where no write may raise: it must report nothing broken."""
+
+    def put_each(sessions: list[Session], data: bytes, state: State, limit: int) -> list[Session]:
+        broken: Broken = []
+        slow = raw(sessions, data, state, limit, broken)
+        assert broken == []
+        return slow
+
+    return put_each
+
+
+def compiled() -> PutEach:
+    return no_breakage(compiled_raw())
+
+
+RAW: dict[str, Callable[[], RawPutEach]] = {"pure": lambda: put_each_py, "compiled": compiled_raw}
+IMPLS: dict[str, Callable[[], PutEach]] = {
+    name: (lambda get=get: no_breakage(get())) for name, get in RAW.items()  # type: ignore[misc]
+}
 
 BIG = 3_000_000  # more than small socket buffers take at once
 NO_LIMIT = 1 << 40
@@ -153,7 +175,7 @@ class CountingTransport:
 
 def test_the_compiled_loop_is_what_the_server_uses_when_built() -> None:
     compiled()
-    assert delivery.put_each is not put_each_py
+    assert outbox.put_each is not put_each_py
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -285,12 +307,58 @@ def test_no_direct_descriptor_for_a_tls_connection() -> None:
 
 
 def test_compiled_loop_rejects_bad_arguments_clearly() -> None:
-    put_each = compiled()
-    with pytest.raises(TypeError, match="4 arguments"):
+    put_each = compiled_raw()
+    with pytest.raises(TypeError, match="5 arguments"):
         put_each([], b"")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="bytes"):
-        put_each([], "text", State.OPEN, 1)  # type: ignore[arg-type]
+        put_each([], "text", State.OPEN, 1, [])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sequence"):
-        put_each(None, b"x", State.OPEN, 1)  # type: ignore[arg-type]
-    with pytest.raises(AttributeError):
-        put_each([object()], b"x", State.OPEN, 1)  # type: ignore[list-item]
+        put_each(None, b"x", State.OPEN, 1, [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list"):
+        put_each([], b"x", State.OPEN, 1, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("impl", RAW)
+def test_a_session_that_is_not_one_is_reported_not_raised(impl: str) -> None:
+    put_each = RAW[impl]()
+    broken: Broken = []
+    thing = object()
+    assert put_each([thing], b"x", State.OPEN, 1, broken) == []  # type: ignore[list-item]
+    assert [(who, type(error)) for who, error in broken] == [(thing, AttributeError)]
+
+
+class FailingTransport(CountingTransport):
+    """The connection's transport, whose buffer size cannot be read once (a broken transport,
+    as both loops see it: after the write in Python, before the direct send in C)."""
+
+    def __init__(self, inner: asyncio.Transport) -> None:
+        super().__init__(inner)
+        self.failures = 1
+
+    def get_write_buffer_size(self) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("transport broke")
+        return self.inner.get_write_buffer_size()
+
+
+@pytest.mark.parametrize("impl", RAW)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_write_that_raises_is_reported_and_the_others_are_written(loop: str, impl: str) -> None:
+    put_each = RAW[impl]()
+
+    async def scenario() -> None:
+        async with rig() as r:
+            pairs = [await r.connect() for _ in range(4)]
+            sessions = [s for _, s in pairs]
+            victim = sessions[1]
+            victim.ws.transport = FailingTransport(victim.ws.transport)  # type: ignore[arg-type,assignment]
+            broken: Broken = []
+            frame = text_frame("para todos")
+            assert put_each(sessions, frame, State.OPEN, NO_LIMIT, broken) == []
+            assert [(who, str(error)) for who, error in broken] == [(victim, "transport broke")]
+            for peer, session in pairs:
+                if session is not victim:  # before and after it in the same call
+                    assert await peer.read(len(frame)) == frame
+
+    run(loop, scenario)

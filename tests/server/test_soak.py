@@ -141,23 +141,23 @@ def _snapshot(server: ServerThread) -> dict[str, Any]:
     """Everything that must be back to its idle value once everyone left (on the server's loop)."""
     chat = server.chat
     assert chat._server is not None
-    delivery = chat.delivery
-    deferred = delivery.deferred
-    presence = delivery.roster
+    sessions = chat.sessions
+    deferred = chat.outbox._deferred
+    presence = sessions.roster
     current = asyncio.current_task()
     return {
-        "sessions": len(delivery.by_sid),
+        "sessions": len(sessions.by_sid),
         "presence sessions": len(list(presence.all_sessions())),
         "presence users": (len(presence._sessions), len(presence._key_of),
                            len(presence._sorted_keys), len(presence._sorted_names)),
         "online": presence.online(),
-        "catching up": len(delivery.catching_up),
+        "catching up": len(sessions.catching_up),
         "fan-out sessions pending": len(deferred._group_of),
         "fan-out groups pending": len(deferred._groups),
         "fan-out pending bytes": deferred.pending_bytes(),
         "rate-limit buckets": len(chat.requests._buckets),
-        "spawned tasks": len(delivery.tasks),
-        "queued sends": chat._queue.qsize(),
+        "supervised tasks": Counter(chat.supervisor._names.values()),
+        "queued sends": chat.publisher.queued(),
         "websockets connections": len(chat._server.connections),
         "event loop tasks": Counter(
             t.get_coro().__qualname__ for t in asyncio.all_tasks() if t is not current  # type: ignore[union-attr]

@@ -6,9 +6,12 @@ node's :class:`~wschat.server.bus.Bus`:
 - **The tail.** A task on its own connection runs ``XREAD BLOCK`` over two streams, the log and
   the presence events, and hands every new item to the server in id order. The log entries of
   every node arrive this way, this node's own included: the writer only appends (one Lua
-  script per burst, committed before anyone can read it) and the tail delivers, so every
-  node routes the same entries in the same order. The entry keeps the id of the session that
-  sent it, so the node holding that session sends it the ``ref``.
+  script per burst, committed before anyone can read it; :meth:`RedisBus.committed` has
+  nothing to do) and the tail delivers, so every node routes the same entries in the same
+  order. The entry keeps the id of the session that sent it, so the node holding that session
+  sends it the ``ref``. A burst the server could not deliver was settled by it (its sessions
+  resume) and counts as a failure of the tail; several in a row, or any other exception,
+  end the tail, and with it the node (see :mod:`wschat.server.supervise`).
 - **Presence across nodes.** Lua scripts keep, atomically for the whole cluster, each user's
   sessions (``sessions:KEY``: session -> node), each node's sessions (``node-sessions:NODE``)
   and who is online (``online``: key -> name). A user's first session anywhere, or last one,
@@ -38,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -49,6 +52,7 @@ from wschat.cluster.store import RedisStore, entry_from_stream
 from wschat.core.defaults import NODE_TTL, TYPING_INTERVAL
 from wschat.core.model import Entry, log_order
 from wschat.server.bus import Joined, Sink
+from wschat.server.supervise import Streak, Supervisor
 from wschat.store.base import StoreError
 
 __all__ = ["RedisBus", "new_node_id"]
@@ -86,8 +90,6 @@ class RedisBus:
     heartbeat and the sweep run every ``node_ttl / 3``.
     """
 
-    tails_log = True
-
     def __init__(
         self, store: RedisStore, *, node_ttl: float = NODE_TTL, node: str | None = None
     ) -> None:
@@ -97,6 +99,8 @@ class RedisBus:
         self.node = node or new_node_id()
         self.node_ttl = node_ttl
         self._sink: Sink | None = None
+        self._supervisor: Supervisor | None = None
+        self._streak: Streak | None = None
         self._tail_redis: Redis | None = None
         self._script: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -111,8 +115,9 @@ class RedisBus:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, sink: Sink) -> None:
-        """Read where the streams end, register the node, start the tail and the keeper."""
+    async def start(self, sink: Sink, supervisor: Supervisor) -> None:
+        """Read where the streams end, register the node, start the tail and the heartbeat
+        (tasks of ``supervisor``: ``tail`` and ``heartbeat``)."""
         store = self.store
         redis = store.redis
         self._script = redis.register_script(PRESENCE)
@@ -120,13 +125,15 @@ class RedisBus:
         self._presence_pos = await self._head(redis, "presence")
         await self._run("registering the node", self._beat())
         self._sink = sink
+        self._supervisor = supervisor
+        self._streak = supervisor.streak("tail")
         self._stopping = False
         self._tail_redis = store.connect(socket_timeout=_BLOCK_MS / 1000 + 5)
         # Connect now: redis-py may swallow a cancellation that lands while it connects.
         await self._run("connecting the tail", self._tail_redis.ping())
         self._tasks = [
-            asyncio.create_task(self._tail(), name=f"wschat-tail-{self.node}"),
-            asyncio.create_task(self._keeper(), name=f"wschat-keeper-{self.node}"),
+            supervisor.spawn("tail", self._tail()),
+            supervisor.spawn("heartbeat", self._keeper()),
         ]
         log.info("node %s on %s (node ttl %g s)", self.node, store.shown_url, self.node_ttl)
 
@@ -218,6 +225,12 @@ class RedisBus:
                 last, floor, _SYNC_TIMEOUT, self._log_pos, self._presence_pos,
             )
 
+    def committed(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        """Nothing to do: the tail reads this node's appends from the stream like any other's."""
+
+    async def reconcile(self) -> None:
+        """Nothing to do: whatever a failed append committed, the tail reads it anyway."""
+
     async def read_moved(self, user: str, key: str, entry_id: str) -> None:
         await self._run("announcing a read position", self._call("read", user, key, entry_id))
 
@@ -259,8 +272,8 @@ class RedisBus:
                 if sink is not None:
                     try:
                         run.append(entry_from_stream(entry_id, fields))
-                    except Exception:  # a bad item must not stop the tail for every session
-                        log.exception("could not read stream item %s", entry_id)
+                    except Exception as error:  # not an entry: nobody can be given it
+                        self._report(error, f"stream item {entry_id} is not a log entry")
                 continue
             self._deliver(run)
             run = []
@@ -268,8 +281,11 @@ class RedisBus:
             if sink is not None:
                 try:
                     _event(sink, entry_id, fields)
-                except Exception:
-                    log.exception("could not deliver stream item %s", entry_id)
+                except (KeyError, ValueError) as error:  # an item no wschat wrote
+                    self._report(error, f"stream item {entry_id} is not an event")
+                    continue
+                except Exception as error:  # the sink settled it (its sessions resume)
+                    self._failed(error)
         self._deliver(run)
 
     def _deliver(self, run: list[tuple[Entry, str | None]]) -> None:
@@ -277,8 +293,22 @@ class RedisBus:
         if run and self._sink is not None:
             try:
                 self._sink.deliver(run)
-            except Exception:
-                log.exception("could not deliver %d entries up to %s", len(run), run[-1][0].id)
+            except Exception as error:  # the sink settled it (its sessions resume)
+                self._failed(error)
+                return
+            if self._streak is not None:
+                self._streak.ok()
+
+    def _failed(self, error: Exception) -> None:
+        """The sink failed a hand-over and settled it: one failure of the tail (TaskFailed,
+        ending the tail, after too many in a row)."""
+        if self._streak is not None:
+            self._streak.failed(error)
+
+    def _report(self, error: Exception, what: str) -> None:
+        log.warning("%s: skipped", what)
+        if self._supervisor is not None:
+            self._supervisor.report(error, "tail")
 
     def _is_stopping(self) -> bool:
         return self._stopping

@@ -5,7 +5,7 @@ connection, then makes one ``write`` (one system call) per frame. For a chat ser
 the CPU of a delivery goes there (benchmarks/README.md), so this module
 
 - encodes a server text frame once, as bytes (:func:`text_frame`), and writes those same
-  bytes to every connection (:func:`wschat.server.delivery.put_each`);
+  bytes to every connection (:func:`wschat.server.outbox.put_each`);
 - gathers what one burst of messages sends to each connection (:class:`Burst`) so that a
   connection gets ONE write per burst, its frames joined, in log order.
 
@@ -16,7 +16,7 @@ else configured), (2) never sends fragmented messages (no ``send`` of an iterabl
 writes only to connections whose websockets state is OPEN, straight to the transport and
 synchronously, so its bytes and websockets' own (pings, pongs, close) reach the socket in the
 order they were produced. A connection that breaks (1) or (2) would be written through
-websockets instead: :func:`~wschat.server.delivery.put_each` checks (1) and skips it.
+websockets instead: :func:`~wschat.server.outbox.put_each` checks (1) and skips it.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ class Deferred(Generic[S]):
 
     ``write_each(sessions, data)`` writes the same bytes to each of ``sessions``: a chunk of a
     group is handed over in one call, so that the caller's loop over them (compiled, in the
-    server: :mod:`wschat.server.delivery`) runs without a Python call per session.
+    server: :mod:`wschat.server.outbox`) runs without a Python call per session. It must not
+    raise: the sessions are settled (no longer owed these bytes) before the call, so a
+    session it could not write to is its own business to settle (the server closes it with
+    1011, so that its client resumes), and the other sessions of the call still get theirs.
     """
 
     __slots__ = ("_group_of", "_groups", "_write_each")
@@ -172,7 +175,7 @@ class Deferred(Generic[S]):
                 batch = list(islice(members, limit))
                 for session in batch:
                     del members[session]
-            # Forgotten before the write: whatever the write sets off finds them settled.
+            # Settled before the write: whatever the write sets off (a close) finds them so.
             for session in batch:
                 del group_of[session]
             limit -= len(batch)

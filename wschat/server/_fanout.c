@@ -8,15 +8,18 @@
  * session in C, and when the session's transport has nothing buffered it hands the bytes to
  * the kernel with one send(2) on the connection's socket instead of through the transport.
  *
- * It must behave exactly like wschat.server.delivery.put_each (the pure-Python version, which
+ * It must behave exactly like wschat.server.outbox.put_each_py (the pure-Python version, which
  * is used when this module is missing and which the tests compare it with):
  *   - a session with `closing` set, a connection not OPEN, or one with extensions: skipped;
  *   - the bytes reach the connection in order after everything written before them;
- *   - a session whose transport then buffers more than `max_pending` bytes is returned.
+ *   - a session whose transport then buffers more than `max_pending` bytes is returned;
+ *   - a session whose write raises an Exception is appended to `broken` as (session, error),
+ *     and the loop goes on: the sessions after it get their bytes all the same (the caller
+ *     closes the broken one). Anything else (KeyboardInterrupt...) propagates.
  *
  * Why a direct send is safe (the order and the right socket):
  *   - `session.fd` is set only for plain TCP transports (no TLS: their socket carries
- *     ciphertext) of uvloop or asyncio's selector loop (wschat.server.delivery.direct_fd);
+ *     ciphertext) of uvloop or asyncio's selector loop (wschat.server.outbox.direct_fd);
  *   - it is used only while `transport.is_closing()` is False, so the descriptor is still this
  *     connection's (both loops set that flag before they close the socket), and only when
  *     `transport.get_write_buffer_size()` is 0, so every byte written before (websockets' own
@@ -132,19 +135,47 @@ done:
     return result;
 }
 
+/* The current exception is an Exception: append (session, exception) to `broken` and clear
+   it; 0, or -1 with an exception set (another kind of exception, or no memory). */
+static int record_broken(PyObject *broken, PyObject *session) {
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL) PyException_SetTraceback(error, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    if (error == NULL) return -1;
+#endif
+    PyObject *pair = PyTuple_Pack(2, session, error);
+    Py_DECREF(error);
+    if (pair == NULL) return -1;
+    int result = PyList_Append(broken, pair);
+    Py_DECREF(pair);
+    return result;
+}
+
 PyDoc_STRVAR(put_each_doc,
-"put_each(sessions, data, open_state, max_pending) -> list\n\n"
+"put_each(sessions, data, open_state, max_pending, broken) -> list\n\n"
 "Write ``data`` (bytes) to every session; return those whose transport then buffers more\n"
-"than ``max_pending`` bytes. Same contract as wschat.server.delivery.put_each.");
+"than ``max_pending`` bytes; append (session, error) to the list ``broken`` for each session\n"
+"whose write raised. Same contract as wschat.server.outbox.put_each_py.");
 
 static PyObject *put_each(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "put_each() takes 4 arguments");
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "put_each() takes 5 arguments");
         return NULL;
     }
-    PyObject *data = args[1], *open_state = args[2];
+    PyObject *data = args[1], *open_state = args[2], *broken = args[4];
     if (!PyBytes_CheckExact(data)) {
         PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        return NULL;
+    }
+    if (!PyList_Check(broken)) {
+        PyErr_SetString(PyExc_TypeError, "broken must be a list");
         return NULL;
     }
     Py_ssize_t max_pending = PyLong_AsSsize_t(args[3]);
@@ -157,6 +188,7 @@ static PyObject *put_each(PyObject *module, PyObject *const *args, Py_ssize_t na
     PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
         int r = put_one(items[i], data, open_state, max_pending);
+        if (r < 0) r = record_broken(broken, items[i]);
         if (r < 0 || (r == 1 && PyList_Append(slow, items[i]) < 0)) {
             Py_DECREF(seq);
             Py_DECREF(slow);

@@ -1,21 +1,20 @@
-"""The chat server: websockets' asyncio API wired to the pure core, one part per phase.
+"""The chat server: websockets' asyncio API wired to the pure core, one part per job.
 
 One connection goes through three phases, each in its own module:
 
 1. login (:mod:`~wschat.server.login`): the first frame (within ``login_timeout``) must be a
    login; any problem ends the connection with close code 4001 after one ``error``;
 2. catch-up (:mod:`~wschat.server.catchup`): registered for live traffic first, then welcome
-   and the backlog, then the buffered live traffic: the seam that loses and doubles nothing;
-3. live (here, with each request's answer in :mod:`~wschat.server.live`): frames are parsed
-   into events; sends go through one writer task that appends a whole burst to the store in
-   one commit *before* fanning out (:mod:`~wschat.server.delivery`), so nothing a client got
-   back with an id can be lost by a crash of the process.
+   and the backlog, then the held live traffic: the seam that loses and doubles nothing;
+3. live (:mod:`~wschat.server.live`): each frame is answered; a ``send`` goes to the
+   :mod:`~wschat.server.publisher`, whose writer task appends a whole burst in one commit
+   *before* the bus hands it to the :mod:`~wschat.server.router` of every process, which
+   writes it through the :mod:`~wschat.server.outbox`.
 
 Keepalive (:mod:`~wschat.server.keepalive`) runs beside each connection; plain HTTP on the
-same port is decided by :mod:`~wschat.server.http`. Where entries and presence changes come
-from is the bus's business (:mod:`wschat.server.bus`): with one process the writer delivers
-what it appended; with several processes on Redis each one tails the shared stream and
-delivers what any of them appended.
+same port is decided by :mod:`~wschat.server.http`; every long-lived task runs under the
+:mod:`~wschat.server.supervise` supervisor, so that a bug stops the server loudly instead of
+leaving it half alive.
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -33,37 +31,34 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from wschat.core.credentials import token_hash
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.events import (
-    Logout,
-)
 from wschat.core.frames import error_frame
-from wschat.core.model import Draft
-from wschat.core.parsing import parse_frame
 from wschat.server.bus import Bus, LocalBus
 from wschat.server.catchup import CatchUp
-from wschat.server.config import MAX_BATCH, MAX_DEFERRED, ServerConfig
-from wschat.server.delivery import Delivery
-from wschat.server.drain import stop_serving
+from wschat.server.config import ServerConfig
+from wschat.server.drain import close_all, stop_serving
 from wschat.server.http import is_loopback_host, metrics_allowed, route
-from wschat.server.keepalive import keepalive
-from wschat.server.live import LiveRequests
+from wschat.server.keepalive import close_within, keepalive
+from wschat.server.live import STORE_DOWN, LiveRequests
 from wschat.server.login import LoginGate
 from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from wschat.server.metrics import Metrics
+from wschat.server.outbox import ERROR_REASON, Outbox
+from wschat.server.publisher import Publisher
+from wschat.server.registry import Registry
+from wschat.server.router import Router
 from wschat.server.session import SeamHook, Session
+from wschat.server.supervise import Supervisor, TaskFailed
 from wschat.store import Store, StoreError
 
 __all__ = ["ChatServer"]
 
 log = logging.getLogger("wschat.server")
 
-_STORE_DOWN = "não foi possível falar com o armazenamento; tente de novo em instantes"
-
 
 class ChatServer:
-    """The chat server over one store. ``run(ready, stop)`` serves until ``stop`` is set.
+    """The chat server over one store. ``run(ready, stop)`` serves until ``stop`` is set, or
+    until a task of the server fails (it then raises :class:`~wschat.server.supervise.TaskFailed`).
 
     ``bus`` defaults to a :class:`~wschat.server.bus.LocalBus` (this process alone); give a
     :class:`~wschat.cluster.RedisBus` to serve as one node of several on a Redis store.
@@ -79,21 +74,26 @@ class ChatServer:
     ) -> None:
         self.store = store
         self.config = config or ServerConfig()
+        cfg = self.config
         #: This server's metrics (its own registry): ``GET /metrics`` renders them.
         self.metrics = Metrics()
-        self.delivery = Delivery(self.config, self.metrics)
-        self.bus: Bus = bus if bus is not None else LocalBus(store, self.delivery.roster.online)
-        self.login = LoginGate(store, self.config, self.metrics)
-        self.catch_up = CatchUp(store, self.bus, self.delivery, self.config, seam_hook)
-        self._queue: asyncio.Queue[tuple[Draft, Session]] = asyncio.Queue()
-        self.requests = LiveRequests(store, self.bus, self.delivery, self.config, self._queue)
+        self.supervisor = Supervisor(self.metrics)
+        #: Who is connected here; the outbox writes to them, the router decides who gets what.
+        self.sessions = Registry()
+        self.outbox = Outbox(cfg, self.metrics, self.supervisor)
+        self.router = Router(self.sessions, self.outbox)
+        self.bus: Bus = bus if bus is not None else LocalBus(store, self.sessions.online)
+        self.publisher = Publisher(store, self.bus, self.outbox, self.metrics, self.supervisor)
+        self.login = LoginGate(store, cfg, self.metrics)
+        self.catch_up = CatchUp(store, self.bus, self.sessions, cfg, self.metrics, seam_hook)
+        self.requests = LiveRequests(store, self.bus, self.outbox, self.publisher, cfg)
         #: Whether Host must name this machine (DNS rebinding); the config never changes.
         self._loopback_only = is_loopback_host(self.config.host)
         self._server: Server | None = None
         #: Set once a stop was asked for: new connections and /healthz get 503.
         self.draining = False
         self.port: int = 0
-        self.metrics.watch(self._open_connections, lambda: len(self.delivery.roster.online()))
+        self.metrics.watch(self._open_connections, lambda: len(self.sessions.online()))
 
     @property
     def scheme(self) -> str:
@@ -105,17 +105,25 @@ class ChatServer:
     async def run(self, ready: Callable[[int], None], stop: asyncio.Event) -> None:
         """Open the store, serve until ``stop`` is set, then close every connection: at once
         with 1001, or with ``config.drain`` > 0 with 1012 spread over that many seconds while
-        nobody new is admitted (PROTOCOL.md, "Drain")."""
+        nobody new is admitted (PROTOCOL.md, "Drain").
+
+        If a task of the server fails instead (:mod:`~wschat.server.supervise`), nobody new
+        is admitted (``/healthz`` answers 503), every connection is closed with 1011 (its
+        client resumes elsewhere), and this raises :class:`TaskFailed` once all is closed.
+        """
         cfg = self.config
+        supervisor = self.supervisor
         context = self._ssl_context()  # before the store: a bad certificate touches no file
         await self.store.open()
         try:
-            await self.bus.start(self.delivery)
+            await self.bus.start(self.router, supervisor)
         except BaseException:
             await self.store.close()
             raise
-        writer = asyncio.create_task(self._writer(), name="wschat-writer")
-        flusher = asyncio.create_task(self.delivery.flusher(), name="wschat-flusher")
+        tasks = [
+            supervisor.spawn("writer", self.publisher.run()),
+            supervisor.spawn("flusher", self.outbox.flusher()),
+        ]
         try:
             async with serve(
                 self._connection,
@@ -132,17 +140,36 @@ class ChatServer:
                 self._server = server
                 self.port = server.sockets[0].getsockname()[1]
                 ready(self.port)
-                await stop.wait()
+                await _first_of(stop.wait(), supervisor.failed())
                 self.draining = True  # from now on /healthz and new WebSockets answer 503
-                await stop_serving(server, cfg.drain)
+                if supervisor.failure is None:
+                    await self._drain(server)
+                else:
+                    await close_all(server, CloseCode.INTERNAL_ERROR, ERROR_REASON)
         finally:
-            for task in (writer, flusher):
+            for task in tasks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait(tasks)  # a task that failed was reported: no exception here
             with contextlib.suppress(StoreError):
                 await self.bus.stop()
             await self.store.close()
+        if supervisor.failure is not None:
+            raise supervisor.failure
+
+    async def _drain(self, server: Server) -> None:
+        """Close every connection as ``config.drain`` says; if that fails (a bug), the failure
+        is the drain task's, and everything is closed at once instead (1001)."""
+        try:
+            await stop_serving(server, self.config.drain)
+        except Exception as error:
+            self.supervisor.fail("drain", error)
+            server.close(close_connections=True)
+            await server.wait_closed()
+
+    @property
+    def failure(self) -> TaskFailed | None:
+        """What stopped the server, if a task of it failed (see :mod:`~wschat.server.supervise`)."""
+        return self.supervisor.failure
 
     def _open_connections(self) -> int:
         return len(self._server.connections) if self._server is not None else 0
@@ -179,6 +206,7 @@ class ChatServer:
             allowed=self.config.allow_origins,
             loopback_only=self._loopback_only,
             draining=self.draining,
+            failed=self.supervisor.failure is not None,
             metrics=self.metrics.render,
             metrics_type=METRICS_TYPE,
             metrics_ok=wants_metrics and metrics_allowed(
@@ -202,15 +230,27 @@ class ChatServer:
     # ------------------------------------------------------------------ connection
 
     async def _connection(self, ws: ServerConnection) -> None:
-        """One connection, from the handshake to the end, with its keepalive."""
+        """One connection, from the handshake to the end, with its keepalive. A bug in its
+        handling is reported and closes it with 1011 (the server goes on)."""
         pinger: asyncio.Task[None] | None = None
         if self.config.ping_interval is not None:
-            pinger = asyncio.create_task(keepalive(ws, self.config))
+            pinger = self.supervisor.spawn(
+                "keepalive", keepalive(ws, self.config), fatal=False,
+                on_failure=lambda _: self._close_later(ws))
         try:
             await self._handle(ws)
+        except Exception as error:
+            self.supervisor.report(error, "connection")
+            await close_within(ws, CloseCode.INTERNAL_ERROR, ERROR_REASON, self.config.close_timeout)
         finally:
             if pinger is not None:
                 pinger.cancel()
+
+    def _close_later(self, ws: ServerConnection) -> None:
+        """Close ``ws`` with 1011 in a task of its own (its keepalive failed)."""
+        timeout = self.config.close_timeout
+        self.supervisor.spawn(
+            "close", close_within(ws, CloseCode.INTERNAL_ERROR, ERROR_REASON, timeout), fatal=False)
 
     async def _handle(self, ws: ServerConnection) -> None:
         try:
@@ -237,66 +277,34 @@ class ChatServer:
         reconnect and resume); the server itself goes on."""
         log.error("store unavailable, closing a connection: %s", error)
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(error_frame(ErrorCode.SERVER_ERROR, _STORE_DOWN))
+            await ws.send(error_frame(ErrorCode.SERVER_ERROR, STORE_DOWN))
             await ws.close(CloseCode.INTERNAL_ERROR, "store unavailable")
 
     async def _leave(self, session: Session) -> None:
         """Unregister the session; the user's last session going away announces offline."""
         log.info("leave %s (%s) close code %s", session.user, session.sid, session.ws.close_code)
-        last = self.delivery.unregister(session)
+        last = self.sessions.unregister(session)
+        self.outbox.forget(session)
         if last:
+            self.router.forget(session.key)
             self.requests.forget(session.key)
         await self.bus.leave(session.user, session.key, session.sid, last)
 
     # ------------------------------------------------------------------ live
 
     async def _serve_session(self, session: Session) -> None:
-        write = self.delivery.write
+        receive = self.requests.receive
         async for raw in session.ws:
             if session.closing:
                 break
-            if isinstance(raw, bytes):
-                write(session, error_frame(
-                    ErrorCode.INVALID_MESSAGE, "quadros binários não são aceitos; envie texto"))
-                continue
-            event = parse_frame(raw)
-            try:
-                if isinstance(event, Logout):
-                    await self.store.revoke_token(token_hash(session.token))
-                    await session.ws.close(CloseCode.NORMAL, "logout")
-                    return
-                await self.requests.handle(session, event)
-            except StoreError as error:
-                log.error("store error for %s (%s): %s", session.user, session.sid, error)
-                write(session, error_frame(
-                    ErrorCode.SERVER_ERROR, _STORE_DOWN, getattr(event, "ref", None)))
+            await receive(session, raw)
 
-    async def _writer(self) -> None:
-        """Append each burst of sends in one commit, then fan the entries out."""
-        queue = self._queue
-        delivery = self.delivery
-        while True:
-            while delivery.deferred.pending_bytes() > MAX_DEFERRED:
-                await asyncio.sleep(0)  # the flusher runs meanwhile
-            batch = [await queue.get()]
-            while len(batch) < MAX_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
-            started = time.perf_counter()
-            try:
-                results = await self.store.append([draft for draft, _ in batch])
-            except StoreError as error:
-                self.metrics.commit_seconds.observe(time.perf_counter() - started)
-                log.error("append failed: %s", error)
-                for draft, session in batch:
-                    delivery.write(session, error_frame(
-                        ErrorCode.SERVER_ERROR,
-                        "não foi possível guardar a mensagem; tente de novo", draft.ref))
-                continue
-            self.metrics.committed(results, time.perf_counter() - started)
-            tailed = self.bus.tails_log
-            delivery.fan_out(
-                (session, result)
-                for (_, session), result in zip(batch, results, strict=True)
-                # what was created comes back through the bus, to every process
-                if not (tailed and result.created)
-            )
+
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Return once the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,20 +1,20 @@
-"""The bus: how a server process learns what to deliver to its sessions, and who is online.
+"""The bus: how committed entries and presence changes reach every process' sessions, and who is online.
 
-The server's :class:`~wschat.server.delivery.Delivery` is the *sink*: it routes each log entry
-and presence change it is handed to its own sessions. A bus decides where those come from:
+Each process has a *sink*, its :class:`~wschat.server.router.Router`, which routes what it is
+handed to its own sessions. A bus decides how things reach the sinks:
 
-- :class:`LocalBus` (memory and SQLite stores, one process): the server's own writer hands
-  each appended entry to the sink right after the commit, and presence is the process' own.
-  So are read positions and typing notices: they go straight to the sink.
-- :class:`wschat.cluster.RedisBus` (several processes on one Redis): every process tails the
-  shared stream, so entries appended by *any* process, this one included, come back through
-  the tail; presence is counted across all processes, and read positions and typing notices
-  travel with the presence events, so that every process hands them to its sessions.
+- :class:`LocalBus` (memory and SQLite stores, one process): the writer tells it what it just
+  committed (:meth:`Bus.committed`) and it hands that to the sink at once; presence is the
+  process' own, and so are read positions and typing notices: straight to the sink.
+- :class:`wschat.cluster.RedisBus` (several processes on one Redis): :meth:`Bus.committed`
+  does nothing, because every process tails the shared stream and hands what it reads to its
+  sink, its own appends included; presence is counted across all processes, and read
+  positions and typing notices travel with the presence events.
 
 Either way the server keeps the seam rule of the catch-up: register the session first (live
-items are buffered), read the log up to ``last``, then :meth:`Bus.synced` (everything up to
-``last`` and ``Joined.floor`` has been handed to the sink), then flush the buffer skipping what
-the log read covered.
+items are held), read the log up to ``last``, then :meth:`Bus.synced` (everything up to
+``last`` and ``Joined.floor`` has been handed to the sink), then flush what was held, skipping
+what the log read covered.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wschat.core.model import Entry
+from wschat.server.supervise import Supervisor
 from wschat.store import Store, StoreError
 
 __all__ = ["Bus", "Joined", "LocalBus", "Sink"]
+
+#: LocalBus's head when the store could not say (never an id).
+_UNKNOWN = "?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +47,19 @@ class Joined:
 
 
 class Sink(Protocol):
-    """What a bus hands over (the chat server implements it). Both calls must not block."""
+    """What a bus hands over (the server's :class:`~wschat.server.router.Router`). No call
+    blocks. A call that fails settles its own failure first (no session is left with a gap:
+    those that may have missed something are closed with 1011 and resume), then raises, for
+    the caller's task to count (:mod:`wschat.server.supervise`)."""
 
     def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
         """Route a run of new log entries, in log order, to this process' sessions; each
         comes with its ``origin``, the sending session's id (None if unknown)."""
+        ...
+
+    def resync(self) -> None:
+        """Every session of this process may have missed something: close each with 1011, so
+        that its client resumes from the last id it saw."""
         ...
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
@@ -65,13 +77,22 @@ class Sink(Protocol):
 
 
 class Bus(Protocol):
-    """Where entries and presence changes come from (see the module doc)."""
+    """How entries and presence changes reach every process' sink (see the module doc)."""
 
-    #: True when appended entries come back through the bus: the writer must not deliver them.
-    tails_log: bool
+    async def start(self, sink: Sink, supervisor: Supervisor) -> None:
+        """Begin handing entries and presence changes to ``sink``, running any task of the
+        bus's own under ``supervisor``. Raises StoreError."""
+        ...
 
-    async def start(self, sink: Sink) -> None:
-        """Begin handing entries and presence changes to ``sink``. Raises StoreError."""
+    def committed(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        """The store has just committed these new entries (in log order, each with the id of
+        the session that sent it): see that every process' sink gets them, once. Called by
+        the writer after each commit; raises what the sink raised, if it hands them over."""
+        ...
+
+    async def reconcile(self) -> None:
+        """An append failed in a way that leaves unknown whether it committed (an unexpected
+        error, not a StoreError): see that no sink misses what it may have committed."""
         ...
 
     async def stop(self) -> None:
@@ -115,15 +136,15 @@ class Bus(Protocol):
 
 
 class LocalBus:
-    """One process: presence is this process' own and the writer delivers what it appends."""
-
-    tails_log = False
+    """One process: the writer's commits go to the sink at once, presence is this process' own."""
 
     def __init__(self, store: Store, online: Callable[[], list[str]]) -> None:
-        """``online`` lists this process' online users (``Presence.online``)."""
+        """``online`` lists this process' online users (``Registry.online``)."""
         self._store = store
         self._online = online
         self._sink: Sink | None = None
+        #: The log's newest id as far as the sink knows (the last entry handed to it).
+        self._head: str | None = None
 
     @property
     def sink(self) -> Sink:
@@ -131,11 +152,28 @@ class LocalBus:
             raise RuntimeError("the bus is not started")
         return self._sink
 
-    async def start(self, sink: Sink) -> None:
+    async def start(self, sink: Sink, supervisor: Supervisor) -> None:
+        self._head = await self._store.head()
         self._sink = sink
 
     async def stop(self) -> None:
         self._sink = None
+
+    def committed(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
+        if entries:
+            self._head = entries[-1][0].id
+            self.sink.deliver(entries)
+
+    async def reconcile(self) -> None:
+        """Ask the log: if its head moved, the failed append did commit, and every session
+        may have missed it (this process' writer is the only one appending here)."""
+        try:
+            head = await self._store.head()
+        except StoreError:
+            head = _UNKNOWN  # cannot tell: as if it moved, now and at the next failure
+        if head != self._head or head == _UNKNOWN:
+            self._head = head
+            self.sink.resync()
 
     async def join(self, user: str, key: str, sid: str, first_here: bool) -> Joined:
         # The snapshot is taken before any await: every later change reaches the new session

@@ -6,6 +6,10 @@ flushed, skipping what the log read already covered. Registering before reading 
 the seam safe: an entry appended at any moment is either in the log read, or in the buffer, or
 both (and then skipped once). A :data:`~wschat.server.session.SeamHook` lets tests append at
 the named points in between.
+
+Everything here is written through :meth:`Session.send_backlog` (websockets' ``send``, which
+waits for the client to read), while the live path holds what it has for this session; the
+switch to the live path is :meth:`Session.go_live`, whose docstring holds the rule.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from wschat.core.frames import message_frame, welcome_frame
 from wschat.core.model import Entry, log_order
 from wschat.server.bus import Bus, Joined
 from wschat.server.config import ServerConfig
-from wschat.server.delivery import Delivery
-from wschat.server.session import SeamHook, Session
+from wschat.server.metrics import Metrics
+from wschat.server.registry import Registry
+from wschat.server.session import Held, SeamHook, Session
 from wschat.store import Store
 
 __all__ = ["CatchUp"]
@@ -30,19 +35,21 @@ class CatchUp:
         self,
         store: Store,
         bus: Bus,
-        delivery: Delivery,
+        registry: Registry,
         config: ServerConfig,
+        metrics: Metrics,
         seam_hook: SeamHook | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
-        self.delivery = delivery
+        self.registry = registry
         self.config = config
+        self.metrics = metrics
         self._seam_hook = seam_hook
 
     async def run(self, session: Session, resume: Resume | None) -> None:
         """Register for live traffic, send welcome and the backlog, then go live."""
-        first = self.delivery.register(session)
+        first = self.registry.register(session)
         joined = await self.bus.join(session.user, session.key, session.sid, first)
         await self._hook("registered", session)
         last = await self.store.last_visible(session.key)
@@ -52,8 +59,7 @@ class CatchUp:
             unread = await self.store.unread(session.key, read, last, UNREAD_CAP)
         backlog, recovered = await self._backlog(session, resume, last)
         await self._hook("log_read", session)
-        ws = session.ws
-        await ws.send(
+        await session.send_backlog(
             welcome_frame(
                 user=session.user,
                 session=session.sid,
@@ -69,9 +75,9 @@ class CatchUp:
         # Never with a ref (PROTOCOL.md: a ref comes back only to the session that sent it),
         # even on the user's own messages: flow control waits while the client does not read.
         for entry in backlog:
-            await ws.send(message_frame(entry))
+            await session.send_backlog(message_frame(entry))
         if recovered and backlog:
-            self.delivery.metrics.replayed.inc(len(backlog))
+            self.metrics.replayed.inc(len(backlog))
         await self._flush(session, last, joined)
 
     async def _flush(self, session: Session, last: str | None, joined: Joined) -> None:
@@ -82,21 +88,14 @@ class CatchUp:
         has handed over everything up to both, so none of them can still come later.
         """
         await self.bus.synced(last, joined.floor)
-        ws = session.ws
         floor = log_order(last) if last is not None else None
         presence_floor = log_order(joined.floor) if joined.floor is not None else None
-        while session.buffer:
-            held, session.buffer = session.buffer, None
+        while held := session.take_held():
             for item in held:
-                if isinstance(item, str):
-                    await ws.send(item)
-                elif isinstance(item, tuple):
-                    event_id, frame = item
-                    if presence_floor is None or log_order(event_id) > presence_floor:
-                        await ws.send(frame)
-                elif floor is None or log_order(item.id) > floor:
-                    await ws.send(message_frame(item))
-        self.delivery.go_live(session)  # no await since the buffer was seen empty
+                frame = _still_owed(item, floor, presence_floor)
+                if frame is not None:
+                    await session.send_backlog(frame)
+        self.registry.go_live(session)  # no await since nothing was found held
 
     async def _backlog(
         self, session: Session, resume: Resume | None, last: str | None
@@ -118,3 +117,19 @@ class CatchUp:
     async def _hook(self, point: str, session: Session) -> None:
         if self._seam_hook is not None:
             await self._seam_hook(point, session)
+
+
+def _still_owed(
+    item: Held, floor: tuple[int, int] | None, presence_floor: tuple[int, int] | None
+) -> str | None:
+    """The frame of a held item, or None if the log read (ids up to ``floor``) or
+    ``welcome.online`` (presence events up to ``presence_floor``) covered it already."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, tuple):
+        event_id, frame = item
+        covered = presence_floor is not None and log_order(event_id) <= presence_floor
+        return None if covered else frame
+    if floor is not None and log_order(item.id) <= floor:
+        return None
+    return message_frame(item)

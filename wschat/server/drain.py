@@ -19,7 +19,7 @@ from websockets.protocol import State
 from wschat.core.drain import drain_schedule
 from wschat.core.errors import CloseCode
 
-__all__ = ["DRAIN_REASON", "drain", "stop_serving"]
+__all__ = ["DRAIN_REASON", "close_all", "drain", "stop_serving"]
 
 log = logging.getLogger("wschat.server")
 
@@ -53,12 +53,20 @@ async def stop_serving(server: Server, window: float) -> None:
         await drain(server.connections, window)
         # Whoever completed a handshake during the drain gets the same code, at once (closed
         # here rather than through Server.close's code argument, which older websockets lack).
-        late = [ws for ws in server.connections if ws.protocol.state is State.OPEN]
-        if late:
-            await asyncio.wait(
-                [asyncio.create_task(ws.close(CloseCode.SERVICE_RESTART, DRAIN_REASON)) for ws in late]
-            )
-        server.close(close_connections=True)
+        await close_all(server, CloseCode.SERVICE_RESTART, DRAIN_REASON)
     else:
         server.close(close_connections=True)  # 1001 to every open connection
     await server.wait_closed()
+
+
+async def close_all(server: Server, code: int, reason: str) -> None:
+    """Close every open connection of ``server`` with ``code``, all at once, and return when
+    each close handshake has ended (bounded by ``close_timeout``); then close ``server``.
+
+    The listening socket stays open until then, so that a load balancer still reads
+    ``/healthz`` (503) and a client that arrives meanwhile gets a clear HTTP 503.
+    """
+    open_ = [ws for ws in server.connections if ws.protocol.state is State.OPEN]
+    if open_:
+        await asyncio.wait([asyncio.create_task(ws.close(code, reason)) for ws in open_])
+    server.close(close_connections=True)

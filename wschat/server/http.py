@@ -169,20 +169,22 @@ def metrics_allowed(
 def route(
     path: str, *, upgrade: bool, origin: str | None, host: str | None, secure: bool,
     allowed: Collection[str], loopback_only: bool = False, draining: bool = False,
-    metrics: Callable[[], bytes] | None = None, metrics_type: str = "text/plain",
-    metrics_ok: bool = False,
+    failed: bool = False, metrics: Callable[[], bytes] | None = None,
+    metrics_type: str = "text/plain", metrics_ok: bool = False,
 ) -> HttpReply | None:
     """Decide the answer to an HTTP request; None means: go on with the WebSocket handshake.
 
     While ``draining`` (a deploy: PROTOCOL.md, "Drain") ``/healthz`` answers 503 ``draining``,
     so that a load balancer sends nobody new here, and a new WebSocket is refused with 503.
+    Once ``failed`` (a task of the server failed: it is stopping), both answer 503 ``failed``.
     ``/metrics`` answers ``metrics()`` (of type ``metrics_type``) when ``metrics_ok`` (see
     :func:`metrics_allowed`), else 403; 404 when the server has no ``metrics``.
     """
     bare = path.split("?", 1)[0]
+    unavailable = "failed\n" if failed else "draining\n" if draining else None
     if bare == WS_PATH:
-        if upgrade and draining:
-            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+        if upgrade and unavailable:
+            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, unavailable)
         if upgrade and not origin_allowed(origin, host, secure, allowed, loopback_only=loopback_only):
             return HttpReply(HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}\n")
         if upgrade:
@@ -191,8 +193,8 @@ def route(
             HTTPStatus.UPGRADE_REQUIRED, "this is the WebSocket endpoint: connect with ws://\n"
         )
     if bare == "/healthz":
-        if draining:
-            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+        if unavailable:
+            return HttpReply(HTTPStatus.SERVICE_UNAVAILABLE, unavailable)
         return HttpReply(HTTPStatus.OK, "ok\n")
     if bare == "/metrics" and metrics is not None:
         if not metrics_ok:

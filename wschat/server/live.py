@@ -1,25 +1,27 @@
-"""The live phase's requests: what the server does with each event a logged-in session sends.
+"""The live phase's requests: what the server does with each frame a logged-in session sends.
 
-``send`` is checked (rate limit, recipient) and queued for the writer of
-:class:`~wschat.server.app.ChatServer`, which commits before it fans out; ``who``, ``help``,
-``history``, ``read``, ``typing`` and ``drop`` are answered here. Per-user state (the send bucket and
-the typing bound) lives until the user's last session on this process leaves.
+``send`` is checked (rate limit, recipient) and submitted to the
+:class:`~wschat.server.publisher.Publisher`, which commits before it publishes; ``who``,
+``help``, ``history``, ``read``, ``typing``, ``drop`` and ``logout`` are answered here, through
+the :class:`~wschat.server.outbox.Outbox`. Per-user state (the send bucket and the typing
+bound) lives until the user's last session on this process leaves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
+from wschat.core.credentials import token_hash
 from wschat.core.defaults import TYPING_INTERVAL
-from wschat.core.errors import ErrorCode
+from wschat.core.errors import CloseCode, ErrorCode
 from wschat.core.events import (
     ClientEvent,
     Drop,
     HelpRequest,
     HistoryRequest,
     Login,
+    Logout,
     ReadMark,
     Rejected,
     Send,
@@ -31,34 +33,40 @@ from wschat.core.events import (
 from wschat.core.frames import error_frame, help_frame, history_frame, rejected_frame, users_frame
 from wschat.core.model import Draft, log_order
 from wschat.core.names import name_key
+from wschat.core.parsing import parse_frame
 from wschat.core.ratelimit import Throttle, TokenBucket
 from wschat.server.bus import Bus
 from wschat.server.config import ServerConfig
-from wschat.server.delivery import Delivery
+from wschat.server.outbox import Outbox
+from wschat.server.publisher import Publisher
 from wschat.server.session import Session
-from wschat.store import Store
+from wschat.store import Store, StoreError
 
-__all__ = ["LiveRequests"]
+__all__ = ["STORE_DOWN", "LiveRequests"]
 
 log = logging.getLogger("wschat.server")
 
+#: The ``server_error`` detail when the store cannot be reached (here and in the login phases).
+STORE_DOWN = "não foi possível falar com o armazenamento; tente de novo em instantes"
+_BINARY = "quadros binários não são aceitos; envie texto"
+
 
 class LiveRequests:
-    """Answers the live events of every session of one server."""
+    """Answers the live frames of every session of one server."""
 
     def __init__(
         self,
         store: Store,
         bus: Bus,
-        delivery: Delivery,
+        outbox: Outbox,
+        publisher: Publisher,
         config: ServerConfig,
-        queue: asyncio.Queue[tuple[Draft, Session]],
     ) -> None:
         self.store = store
         self.bus = bus
-        self.delivery = delivery
+        self.outbox = outbox
+        self.publisher = publisher
         self.config = config
-        self._queue = queue  # the writer's: sends wait there for their commit
         self._buckets: dict[str, TokenBucket] = {}
         #: One typing notice per user per second passed on, per process (see _typing_notice).
         self._typing = Throttle(TYPING_INTERVAL)
@@ -68,12 +76,28 @@ class LiveRequests:
         self._buckets.pop(key, None)
         self._typing.forget(key)
 
+    async def receive(self, session: Session, raw: str | bytes) -> None:
+        """Answer one frame that ``session`` sent after its welcome. A store that fails is
+        ``server_error`` (with the frame's ``ref``); the connection stays open."""
+        if isinstance(raw, bytes):
+            self.outbox.write(session, error_frame(ErrorCode.INVALID_MESSAGE, _BINARY))
+            return
+        event = parse_frame(raw)
+        try:
+            await self.handle(session, event)
+        except StoreError as error:
+            log.error("store error for %s (%s): %s", session.user, session.sid, error)
+            self.outbox.write(session, error_frame(
+                ErrorCode.SERVER_ERROR, STORE_DOWN, getattr(event, "ref", None)))
+
     async def handle(self, session: Session, event: ClientEvent) -> None:
-        """Answer one live event of ``session`` (not ``logout``: the connection handles it)."""
-        write = self.delivery.write
+        """Answer one live event of ``session``. Raises StoreError."""
+        write = self.outbox.write
         match event:
             case Send():
                 await self._send(session, event)
+            case Logout():
+                await self._logout(session)
             case WhoRequest(ref=ref):
                 write(session, users_frame(await self.bus.online(), ref))
             case HelpRequest(ref=ref):
@@ -97,7 +121,7 @@ class LiveRequests:
         bucket = self._bucket(session.key)
         if bucket is None or bucket.allow(time.monotonic()):
             return False
-        self.delivery.write(session, error_frame(
+        self.outbox.write(session, error_frame(
             ErrorCode.RATE_LIMITED, "mensagens demais por segundo; espere um pouco", ref))
         return True
 
@@ -110,7 +134,13 @@ class LiveRequests:
             if to is None:
                 return
         draft = Draft(session.user, to, send.text, round(time.time(), 3), send.ref, session.sid)
-        self._queue.put_nowait((draft, session))
+        self.publisher.submit(draft, session)
+
+    async def _logout(self, session: Session) -> None:
+        """Revoke this session's token and close with 1000; nothing more is written to it."""
+        await self.store.revoke_token(token_hash(session.token))
+        session.closing = True  # the frames it sent after the logout are not answered
+        await session.ws.close(CloseCode.NORMAL, "logout")
 
     def _drop(self, session: Session, ref: str | None) -> None:
         """Abort this one connection's TCP without a close frame (PROTOCOL.md v4).
@@ -130,7 +160,7 @@ class LiveRequests:
         when no such account was ever registered."""
         account = await self.store.get_account(name_key(name))
         if account is None:
-            self.delivery.write(session, rejected_frame(unknown_user(name, ref)))
+            self.outbox.write(session, rejected_frame(unknown_user(name, ref)))
             return None
         return account.name
 
@@ -148,11 +178,11 @@ class LiveRequests:
             try:
                 log_order(request.before)
             except ValueError:
-                self.delivery.write(session, error_frame(
+                self.outbox.write(session, error_frame(
                     ErrorCode.INVALID_MESSAGE, "'before' não é um id de mensagem", request.ref))
                 return
         entries, more = await self.store.before(session.key, request.before, request.limit)
-        self.delivery.write(session, history_frame(entries, more, request.ref))
+        self.outbox.write(session, history_frame(entries, more, request.ref))
 
     async def _read(self, session: Session, mark: ReadMark) -> None:
         """Move the user's read position forward and tell all their sessions, everywhere.
@@ -163,7 +193,7 @@ class LiveRequests:
         """
         entry = await self.store.get(mark.id)
         if entry is None or not entry.visible_to(session.key):
-            self.delivery.write(session, error_frame(
+            self.outbox.write(session, error_frame(
                 ErrorCode.INVALID_MESSAGE,
                 "'id' não é uma mensagem que você possa ver", mark.ref))
             return

@@ -32,6 +32,7 @@ from wschat.core.parsing import parse_frame
 from wschat.core.ratelimit import FailureLimiter
 from wschat.server.config import ServerConfig
 from wschat.server.metrics import Metrics
+from wschat.server.outbox import direct_fd
 from wschat.server.session import Session, peer_address
 from wschat.store import Account, Store
 
@@ -113,7 +114,7 @@ class LoginGate:
                 await self._refuse(ws, ErrorCode.AUTH_FAILED,
                                    "nome ou senha incorretos, ou token inválido")
             return None
-        session = Session(ws, account.name, account.key, new_session_id(), token)
+        session = Session(ws, account.name, account.key, new_session_id(), token, fd=direct_fd(ws))
         log.info("login %s (%s) from %s", session.user, session.sid, address)
         return session, event
 

@@ -19,10 +19,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from wschat.store import Appended
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "TASKS", "Metrics"]
 
 #: The Content-Type of ``GET /metrics``: Prometheus' text format, version 0.0.4.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+#: The ``task`` labels of ``wschat_task_failures_total`` (see :mod:`wschat.server.supervise`):
+#: the server's long-lived tasks, a connection's own handler, and the closes it starts.
+TASKS = ("writer", "flusher", "tail", "heartbeat", "keepalive", "drain", "connection", "close")
 
 #: Commit times in seconds: SQLite in WAL commits in well under a millisecond to a few ms,
 #: Redis is a round trip; a commit past a second is an incident.
@@ -60,6 +64,12 @@ class Metrics:
         self.commit_seconds = Histogram(
             "wschat_commit_seconds", "Seconds per store commit (one burst of sends).",
             buckets=_COMMIT_BUCKETS, registry=r)
+        self.task_failures = Counter(
+            "wschat_task_failures",
+            "Unexpected exceptions in the server's tasks, by task (each logged with its traceback).",
+            ["task"], registry=r)
+        for task in TASKS:  # shown at 0 from the start: an alert can watch each one
+            self.task_failures.labels(task=task)
 
     def watch(self, connections: Callable[[], float], users_online: Callable[[], float]) -> None:
         """Read the two gauges from these functions at each scrape (nothing to keep in step)."""

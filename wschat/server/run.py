@@ -64,7 +64,9 @@ def run_serve(
     bus: Bus | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (connections then close with 1001, or
-    with ``config.drain`` > 0 with 1012 spread over that many seconds).
+    with ``config.drain`` > 0 with 1012 spread over that many seconds). Raises
+    :class:`~wschat.server.supervise.TaskFailed` if a task of the server failed (it has
+    stopped serving by then).
 
     Once the server accepts connections, ``announce`` gets the contract's one line
     (``wschat listening on ws://HOST:PORT/ws``, for stdout) and ``hint`` the address of the

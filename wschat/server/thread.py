@@ -32,8 +32,9 @@ ServeFunc = Callable[[Callable[[int], None], asyncio.Event], Coroutine[Any, Any,
 class ServerCrashed(WschatError, RuntimeError):
     """The server thread ended on its own after it had started: the server is gone.
 
-    Raised by :meth:`BackgroundServer.call` and :meth:`BackgroundServer.stop`; ``__cause__``
-    is what ended it.
+    Raised by :meth:`BackgroundServer.call`, :meth:`~BackgroundServer.join`,
+    :meth:`~BackgroundServer.stop` and ``ServerThread.url``; ``__cause__`` is what ended it
+    (for the chat server, a :class:`~wschat.server.supervise.TaskFailed` naming the task).
     """
 
 
@@ -42,8 +43,8 @@ class BackgroundServer:
 
     ``start()`` returns once the server listens (or raises what stopped it from starting);
     ``stop()`` asks it to finish and waits for the thread. Use it as a context manager. A
-    server that dies after it started is never silent: the next :meth:`call` and
-    :meth:`stop` raise :class:`ServerCrashed`.
+    server that dies after it started is never silent: the next :meth:`call`, :meth:`join`
+    and :meth:`stop` raise :class:`ServerCrashed`.
     Subclasses give ``serve`` and build ``url`` from ``host`` and ``port``.
     """
 
@@ -61,6 +62,8 @@ class BackgroundServer:
         #: What ended the server after it had started (an exception, or None if it returned).
         self._crash: BaseException | None = None
         self._crashed = False
+        #: Set once join() or stop() raised ServerCrashed: a later stop() is then quiet.
+        self._crash_told = False
 
     def start(self, timeout: float = 10.0) -> Self:
         """Start the server thread and wait until the server accepts connections."""
@@ -78,7 +81,8 @@ class BackgroundServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and wait for its thread to end. Safe to call twice.
 
-        Raises :class:`ServerCrashed` (once) if the server had died on its own.
+        Raises :class:`ServerCrashed` if the server had died on its own, unless :meth:`join`
+        or an earlier :meth:`stop` already said so.
         """
         loop, event, thread = self._loop, self._stop_event, self._thread
         if loop is None or event is None or thread is None:
@@ -91,7 +95,25 @@ class BackgroundServer:
                 pass
             thread.join(timeout)
         self._loop = None
-        self._raise_if_crashed()
+        if not self._crash_told:
+            self._crash_told = True
+            self._raise_if_crashed()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the server thread has ended (stopped, or died on its own).
+
+        Raises :class:`ServerCrashed` if it died, TimeoutError if it still runs after
+        ``timeout`` seconds.
+        """
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"{self._name} still runs after {timeout} s")
+        if self._crashed:
+            self._crash_told = True
+            self._raise_if_crashed()
 
     @property
     def crashed(self) -> bool:
@@ -100,8 +122,10 @@ class BackgroundServer:
 
     def _raise_if_crashed(self) -> None:
         if self._crashed:
-            why = repr(self._crash) if self._crash is not None else "it returned by itself"
-            raise ServerCrashed(f"{self._name} stopped after it had started: {why}") from self._crash
+            crash = self._crash
+            why = (str(crash) if isinstance(crash, WschatError) else repr(crash)
+                   ) if crash is not None else "it returned by itself"
+            raise ServerCrashed(f"{self._name} stopped after it had started: {why}") from crash
 
     def call(self, func: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
         """Run ``func()`` on the server's loop and return its result (for tests and demos).
@@ -175,6 +199,10 @@ class ServerThread(BackgroundServer):
     (or ``":memory:"``); without it, and without ``store``, the store is a fresh MemoryStore.
     ``bus`` (with its ``store``) makes it one node of several: for a shared Redis,
     ``store, bus = wschat.cluster.redis_node(url)`` then ``ServerThread(store=store, bus=bus)``.
+
+    If a task of the server fails, the server stops by itself (:mod:`wschat.server.supervise`)
+    and the next call to :attr:`url`, :meth:`call`, :meth:`join` or :meth:`stop` raises
+    :class:`ServerCrashed`, naming the task and its error.
     """
 
     def __init__(
@@ -196,11 +224,14 @@ class ServerThread(BackgroundServer):
 
     @property
     def url(self) -> str:
-        """The WebSocket endpoint, ``ws://HOST:PORT/ws`` (``wss://`` with a certificate)."""
+        """The WebSocket endpoint, ``ws://HOST:PORT/ws`` (``wss://`` with a certificate).
+        Raises :class:`ServerCrashed` once the server has died."""
+        self._raise_if_crashed()
         return f"{self.chat.scheme}://{self.host}:{self.port}{WS_PATH}"
 
     @property
     def http_url(self) -> str:
         """The server's HTTP root, where ``/`` and ``/healthz`` are served."""
+        self._raise_if_crashed()
         scheme = "https" if self.chat.scheme == "wss" else "http"
         return f"{scheme}://{self.host}:{self.port}/"

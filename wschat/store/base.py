@@ -178,7 +178,8 @@ class Store(Protocol):
         ...
 
     async def head(self) -> str | None:
-        """The newest id in the whole log, None if the log is empty."""
+        """The newest id in the whole log, None if the log is empty. (The one-process bus asks
+        it after an append that failed unexpectedly: has anything been committed?)"""
         ...
 
     async def last_visible(self, user_key: str) -> str | None:
