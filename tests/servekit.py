@@ -95,7 +95,9 @@ class LineReader:
 class WschatProcess:
     """``python -m wschat ARGS`` with stdin, stdout and stderr piped; killed if left running.
 
-    ``env`` adds variables to this process's environment (a None value removes one).
+    ``env`` adds variables to this process's environment (a None value removes one);
+    ``launcher`` replaces ``-m wschat`` (``("-c", SCRIPT)``: a script that ends in
+    ``wschat.cli.main``, for a fault injected into a real ``serve`` process).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class WschatProcess:
         *,
         cwd: Path | None = None,
         env: dict[str, str | None] | None = None,
+        launcher: Sequence[str] = ("-m", "wschat"),
     ) -> None:
         full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
         for name, value in (env or {}).items():  # None removes a variable
@@ -112,7 +115,7 @@ class WschatProcess:
             else:
                 full_env[name] = value
         self.process = subprocess.Popen(
-            wschat_command(*args),
+            [sys.executable, *launcher, *args],
             cwd=cwd,
             env=full_env,
             stdin=subprocess.PIPE,
@@ -175,8 +178,10 @@ class WschatProcess:
 class ServeProcess(WschatProcess):
     """``python -m wschat serve --port 0 ARGS``; :meth:`ready` waits for its one line."""
 
-    def __init__(self, *args: str, cwd: Path, port: int = 0) -> None:
-        super().__init__(["serve", "--port", str(port), *args], cwd=cwd)
+    def __init__(
+        self, *args: str, cwd: Path, port: int = 0, launcher: Sequence[str] = ("-m", "wschat")
+    ) -> None:
+        super().__init__(["serve", "--port", str(port), *args], cwd=cwd, launcher=launcher)
         self.line = ""
         self.port = 0
         self.scheme = ""
