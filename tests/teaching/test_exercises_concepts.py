@@ -100,7 +100,7 @@ def test_the_close_code_of_a_drop_may_not_be_sent() -> None:
 @pytest.mark.parametrize(
     "answer",
     [b"\x81\x84", [0x81, 0x84], (129, 132), "81 84", "0x81 0x84", "0x81, 0x84", "8184",
-     "10000001 10000100"],
+     "10000001 10000100", "0b10000001 0b10000100"],
 )
 def test_the_frame_bytes_may_be_written_several_ways(answer: object) -> None:
     assert verificar_bytes_do_quadro(answer)
@@ -114,10 +114,19 @@ def test_the_polling_wait_may_be_written_several_ways(answer: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "answer", [ACCEPT, f"  {ACCEPT}\n", f"Sec-WebSocket-Accept: {ACCEPT}"]
+    "answer", [ACCEPT, f"  {ACCEPT}\n", f"Sec-WebSocket-Accept: {ACCEPT}", ACCEPT.encode()]
 )
-def test_the_accept_may_come_with_its_header_name(answer: str) -> None:
-    assert verificar_accept(answer)
+def test_the_accept_may_come_with_its_header_name_or_as_bytes(answer: str | bytes) -> None:
+    assert verificar_accept(answer)  # bytes: what base64.b64encode returns
+
+
+@pytest.mark.parametrize("letter", ["b", "B", "(b)", "b)", "b) ele registra justamente a falta"])
+def test_the_letter_may_be_written_several_ways(letter: str) -> None:
+    assert verificar_codigo_sem_close((1006, letter))
+
+
+def test_a_choice_text_is_not_read_as_its_first_letter() -> None:
+    assert not verificar_codigo_sem_close((1006, "a falta de um close"))
 
 
 def test_the_placeholder_gets_a_friendly_hint() -> None:

@@ -1,6 +1,7 @@
 """Notebook 02's exercise checkers: each accepts its solution, rejects plausible wrong answers
 with a hint, and the solution is what really happens, against servers started here on
-127.0.0.1 (an echoing one, one that closes before any message, one that never speaks)."""
+127.0.0.1 (an echoing one, one that pings and closes before any message, one that answers
+503 to every handshake, one that never speaks)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 
 import pytest
 import websocket
 from exercisekit import Case, assert_covers, case_id, check_case
 from websocket._url import parse_url
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from wschat import GREETING
 from wschat.cli import main
@@ -34,7 +37,7 @@ CASES = [
         [([GREETING], True), ([GREETING, "oi"], True), (["oi", GREETING], False),
          (["oi"], False)],
     ),
-    Case(verificar_probe_sem_mensagem, 8, [0, 6, 7, 1]),
+    Case(verificar_probe_sem_mensagem, (8, 7), [(0, 7), (8, 6), (8, 1), (7, 7), (8, 8), 8]),
     Case(verificar_ws_e_wss, ("a", 443), [("a", 80), ("b", 443), ("c", 443), ("a", 8765)]),
     Case(
         verificar_linha_que_espera,
@@ -53,9 +56,35 @@ def test_every_checker_has_a_case() -> None:
     assert_covers(practice, CASES)
 
 
-@pytest.mark.parametrize("answer", [("recv", 60), ("ws.recv()", 60.0), ("print(ws.recv())", 60)])
+@pytest.mark.parametrize(
+    "answer",
+    [("recv", 60), ("ws.recv()", 60.0), ("print(ws.recv())", 60), ("WS.RECV()", "60"),
+     ("recv", "60 s")],
+)
 def test_the_waiting_call_may_be_written_several_ways(answer: object) -> None:
     assert verificar_linha_que_espera(answer)
+
+
+@pytest.mark.parametrize("answer", [("a", 443), ("A", "443"), ("(a)", 443), ("a) só a URL", 443)])
+def test_the_letter_may_be_written_several_ways(answer: object) -> None:
+    assert verificar_ws_e_wss(answer)
+
+
+def test_exercise_2_takes_the_codes_as_text_too() -> None:
+    assert verificar_probe_sem_mensagem(("8", "7"))
+    assert verificar_probe_sem_mensagem([8, 7])
+
+
+def test_exercise_2_names_the_server_whose_code_is_wrong() -> None:
+    only_a = verificar_probe_sem_mensagem((0, 7)).message
+    only_b = verificar_probe_sem_mensagem((8, 6)).message
+    assert "Em A" in only_a and "Em B" not in only_a
+    assert "Em B" in only_b and "Em A" not in only_b
+
+
+def test_exercise_1_a_greeting_not_written_out_gets_told_the_order_is_right() -> None:
+    verdict = verificar_probe_com_eco((["saudação", "oi"], False))
+    assert not verdict and "ordem está certa" in verdict.message
 
 
 def test_the_placeholder_gets_a_friendly_hint() -> None:
@@ -70,12 +99,19 @@ def test_the_placeholder_gets_a_friendly_hint() -> None:
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
+def still_waking(connection: ServerConnection, request: Request) -> Response:
+    """Answer every handshake 503, as a free host that is still waking up may."""
+    return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "acordando\n")
+
+
 @contextmanager
-def ws_server(handler: Handler) -> Iterator[str]:
-    """A websockets server running ``handler`` on a free loopback port; yields its URL."""
+def ws_server(handler: Handler, *, waking: bool = False) -> Iterator[str]:
+    """A websockets server running ``handler`` on a free loopback port; yields its URL.
+    With ``waking``, it answers every handshake with 503 instead."""
 
     async def run(ready: Callable[[int], None], stop: asyncio.Event) -> None:
-        async with serve(handler, "127.0.0.1", 0) as server:
+        process_request = still_waking if waking else None
+        async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
             ready(server.sockets[0].getsockname()[1])
             await stop.wait()
 
@@ -89,7 +125,9 @@ async def greet_then_echo(connection: ServerConnection) -> None:
         await connection.send(message)
 
 
-async def close_at_once(connection: ServerConnection) -> None:
+async def ping_then_close(connection: ServerConnection) -> None:
+    pong = await connection.ping(b"acordado?")
+    await asyncio.wait_for(pong, 5)  # the probe's library answered the ping
     await connection.close(1000)
 
 
@@ -103,13 +141,17 @@ def test_exercise_1_the_probe_against_an_echoing_server() -> None:
     assert verificar_probe_com_eco(([m.data for m in result.messages], result.timed_out))
 
 
-def test_exercise_2_the_probe_exits_8_when_the_server_closes_first(
+def test_exercise_2_the_probe_exits_8_and_7_against_the_two_servers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with ws_server(close_at_once) as url:
-        code = main(["probe", url])
-    assert verificar_probe_sem_mensagem(code)
-    assert "before any message" in capsys.readouterr().err
+    with ws_server(ping_then_close) as url:  # a ping is answered, not counted as a message
+        code_a = main(["probe", url])
+    assert "before any message: close code 1000" in capsys.readouterr().err
+    with ws_server(never_speak, waking=True) as url:  # 503 to every handshake
+        code_b = main(["probe", url, "--timeout", "10"])
+    assert "again on the one retry" in capsys.readouterr().err
+    assert (code_a, code_b) == (8, 7)
+    assert verificar_probe_sem_mensagem((code_a, code_b))
 
 
 def test_exercise_3_a_wss_url_without_a_port_means_443_and_ws_80() -> None:

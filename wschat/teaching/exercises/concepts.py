@@ -62,9 +62,15 @@ def _pair(value: object) -> tuple[object, object] | None:
 
 def verificar_accept(resposta: object) -> Verdict:
     """Exercise 1: ``resposta`` is the ``Sec-WebSocket-Accept`` a server answers to the key
-    :data:`EXERCISE_KEY` (a str; a leading ``Sec-WebSocket-Accept:`` is tolerated)."""
+    :data:`EXERCISE_KEY` (a str, or the ASCII bytes ``base64.b64encode`` returns; a leading
+    ``Sec-WebSocket-Accept:`` is tolerated)."""
     if resposta is None:
         return not_yet(_EMPTY)
+    if isinstance(resposta, bytes | bytearray):  # what base64.b64encode returns
+        try:
+            resposta = bytes(resposta).decode("ascii")
+        except UnicodeDecodeError:
+            return not_yet("A resposta é o texto em base64, do jeito que vai no cabeçalho.")
     if not isinstance(resposta, str) or not resposta.strip():
         return not_yet("A resposta é um texto (str) em base64, do jeito que vai no cabeçalho.")
     answer = resposta.strip()
@@ -151,7 +157,8 @@ def verificar_espera_do_polling(resposta: object) -> Verdict:
 
 
 def _two_bytes(value: object) -> tuple[int, int] | None:
-    """Two byte values from bytes, two ints, or text in hex ("81 84", "0x81, 0x84") or bits."""
+    """Two byte values from bytes, two ints, or text in hex ("81 84", "0x81, 0x84") or bits
+    ("10000001 10000100", "0b10000001 0b10000100")."""
     if isinstance(value, bytes | bytearray) and len(value) == 2:
         return value[0], value[1]
     if isinstance(value, tuple | list) and len(value) == 2:
@@ -160,11 +167,13 @@ def _two_bytes(value: object) -> tuple[int, int] | None:
             return value[0], value[1]
         return None
     if isinstance(value, str):
-        tokens = value.lower().replace("0x", " ").replace(",", " ").split()
+        text = value.lower().replace(",", " ")
+        bits = text.replace("0b", " ").split()
+        if len(bits) == 2 and all(re.fullmatch(r"[01]{8}", token) for token in bits):
+            return int(bits[0], 2), int(bits[1], 2)  # "10000001 10000100", with or without 0b
+        tokens = text.replace("0x", " ").split()
         if len(tokens) == 1 and len(tokens[0]) == 4:  # "8184"
             tokens = [tokens[0][:2], tokens[0][2:]]
-        if len(tokens) == 2 and all(re.fullmatch(r"[01]{8}", token) for token in tokens):
-            return int(tokens[0], 2), int(tokens[1], 2)  # "10000001 10000100"
         if len(tokens) == 2 and all(re.fullmatch(r"[0-9a-f]{1,2}", token) for token in tokens):
             return int(tokens[0], 16), int(tokens[1], 16)
     return None
@@ -220,6 +229,16 @@ WHY_CHOICES = {
 }
 
 
+def _choice(value: object) -> str | None:
+    """The letter of a choice written as "b", "B", "(b)", or "b) and its text"; else None."""
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*\(?([a-z])\)?\s*|\s*\(?([a-z])\)\s.*", value.lower(), re.DOTALL)
+    if match is None:
+        return None
+    return match.group(1) or match.group(2)
+
+
 def verificar_codigo_sem_close(resposta: object) -> Verdict:
     """Exercise 4: ``resposta`` is ``(code, letter)``: the close code an endpoint records when
     the connection ends without a close frame (1006), and the letter of
@@ -234,7 +253,7 @@ def verificar_codigo_sem_close(resposta: object) -> Verdict:
         code = int(code.strip())
     if not isinstance(code, int) or isinstance(code, bool):
         return not_yet("O código é um número inteiro, como os da tabela de códigos de close.")
-    choice = letter.strip().lower().strip("()") if isinstance(letter, str) else None
+    choice = _choice(letter)
     if choice not in WHY_CHOICES:
         return not_yet('A segunda parte é uma das letras "a", "b" ou "c".')
     if code != 1006:

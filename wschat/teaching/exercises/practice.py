@@ -9,6 +9,8 @@ treats the URL's scheme and its ``timeout``.
 
 from __future__ import annotations
 
+import re
+
 from wschat.teaching.exercises import Verdict, correct, not_yet
 from wschat.teaching.replica import GREETING
 
@@ -38,12 +40,24 @@ def _whole(value: object) -> int | None:
     return None
 
 
+def _seconds(value: object) -> float | None:
+    """A number of seconds: an int or float, or a str like "60" or "60 s"; else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:[.,]\d+)?)\s*(?:s|seg|segundos?)?\s*", value.lower())
+        if match is not None:
+            return float(match.group(1).replace(",", "."))
+    return None
+
+
 def _letter(value: object, choices: str) -> str | None:
-    """One of ``choices``, written as "a", "A" or "(a)"; else None."""
+    """One of ``choices``, written as "a", "A", "(a)" or "a) and its text"; else None."""
     if not isinstance(value, str):
         return None
-    letter = value.strip().strip("()").lower()
-    return letter if len(letter) == 1 and letter in choices else None
+    match = re.fullmatch(r"\s*\(?([a-z])\)?\s*|\s*\(?([a-z])\)\s.*", value.lower(), re.DOTALL)
+    letter = None if match is None else match.group(1) or match.group(2)
+    return letter if letter is not None and letter in choices else None
 
 
 # ------------------------------------------------------------------------------ exercise 1
@@ -77,6 +91,11 @@ def verificar_probe_com_eco(resposta: object) -> Verdict:
         return not_yet("Quem fala primeiro? O \"oi\" só é enviado depois que a conexão abre.")
     if messages in (["oi"], ["oi", "oi"]):
         return not_yet("Não esqueça a saudação: este servidor também a envia ao abrir a conexão.")
+    if len(messages) == 2 and messages[0] != GREETING and messages[1] == "oi":
+        return not_yet(
+            "A ordem está certa. Escreva a saudação por extenso: é o mesmo texto que o servidor "
+            "do teste envia."
+        )
     if messages == [GREETING, "oi"]:
         return not_yet(
             "As mensagens estão certas. O timed_out diz se foi o tempo, e não o count, que "
@@ -91,29 +110,49 @@ def verificar_probe_com_eco(resposta: object) -> Verdict:
 # ------------------------------------------------------------------------------ exercise 2
 
 #: Exercise 2's choices: exit codes of ``python -m wschat probe`` (docs/probe.md).
-EXIT_CHOICES = (0, 6, 7, 8)
+EXIT_CHOICES = (0, 1, 6, 7, 8)
 
 
 def verificar_probe_sem_mensagem(resposta: object) -> Verdict:
-    """Exercise 2: a server completes the handshake (101) and closes at once with 1000,
-    without sending any message. ``resposta`` is the exit code of ``python -m wschat probe``:
-    8 (the server closed the connection before any message)."""
+    """Exercise 2: two servers that deliver no message. Server A completes the handshake
+    (101), sends a ping and closes with 1000; server B, still waking up, answers the
+    handshake with 503, and 503 again on the probe's one retry. ``resposta`` is the pair of
+    exit codes of ``python -m wschat probe`` against A and B: ``(8, 7)`` (a ping is a control
+    frame, not a message, so A closed before any message; B rejected the handshake, and a
+    5xx is retried once, no more)."""
     if resposta is None:
         return not_yet(_EMPTY)
-    code = _whole(resposta)
-    if code is None:
-        return not_yet("Responda com um dos números: 0, 6, 7 ou 8.")
-    hints = {
-        0: "O 0 quer dizer que chegou ao menos uma mensagem. Chegou alguma?",
-        6: "O close chega logo, bem antes dos 60 s: não é o tempo que acaba com a leitura.",
-        7: "O handshake deu certo (101): a conexão virou WebSocket antes de fechar.",
+    pair = _pair(resposta)
+    codes = None if pair is None else (_whole(pair[0]), _whole(pair[1]))
+    if codes is None or None in codes:
+        return not_yet("Responda com os dois códigos: resposta = (código_de_A, código_de_B).")
+    a, b = codes
+    if a not in EXIT_CHOICES or b not in EXIT_CHOICES:
+        return not_yet("Cada código é um destes: 0, 1, 6, 7 ou 8.")
+    hints_a = {
+        0: "Em A, chegou alguma mensagem? O ping é um quadro de controle: a biblioteca responde "
+           "com o pong e não o entrega como mensagem.",
+        1: "Em A, a conexão funcionou: o handshake deu 101, e o ping e o close são quadros "
+           "normais do protocolo.",
+        6: "Em A, o close chega logo, bem antes dos 60 s: não é o tempo que acaba com a leitura.",
+        7: "Em A, o handshake deu certo (101): a conexão virou WebSocket antes de fechar.",
     }
-    if code == 8:
+    hints_b = {
+        0: "Em B, nenhuma conexão abriu: o 503 veio no lugar do 101.",
+        1: "Em B, o servidor respondeu, e com um status HTTP: qual código fala disso?",
+        6: "Em B, o probe não fica tentando até o tempo acabar: quantas vezes ele tenta de novo "
+           "depois de um 5xx?",
+        8: "Em B, a conexão nem chegou a virar WebSocket: nada foi fechado depois do 101.",
+    }
+    hints = [hint for hint in (hints_a.get(a), hints_b.get(b)) if hint is not None]
+    if not hints:
         return correct(
-            "O handshake deu certo, mas o servidor fechou antes de mandar qualquer mensagem: o "
-            "probe diz isso numa linha, com o código de close, e sai com 8."
+            "A abriu (101) e fechou sem mensagem: o ping é controle, não mensagem, e o close "
+            "1000 não salva a leitura: 8. B recusou o handshake com 503; o probe tenta de novo "
+            "uma vez, recebe outro 503 e desiste: 7, e a linha diz que falhou também na nova "
+            "tentativa."
         )
-    return not_yet(hints.get(code, "Escolha entre 0, 6, 7 e 8."))
+    return not_yet(" ".join(hints))
 
 
 # ------------------------------------------------------------------------------ exercise 3
@@ -182,7 +221,7 @@ def verificar_linha_que_espera(resposta: object) -> Verdict:
     call, seconds = pair
     if not isinstance(call, str) or not call.strip():
         return not_yet('A primeira parte é o nome da chamada, como "close".')
-    name = call.strip().replace(" ", "")
+    name = call.strip().replace(" ", "").lower()
     if name in _OPENING_CALLS:
         return not_yet(
             "O create_connection volta assim que o handshake termina (o 101), e este servidor "
@@ -190,7 +229,8 @@ def verificar_linha_que_espera(resposta: object) -> Verdict:
         )
     if name not in _WAITING_CALLS:
         return not_yet("Procure, no script, a chamada que espera o servidor falar.")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+    seconds = _seconds(seconds)
+    if seconds is None:
         return not_yet("A segunda parte é um número de segundos (ou float(\"inf\"), se achar que é para sempre).")
     if seconds == 60:
         return correct(
