@@ -14,12 +14,14 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosedError
 
 from wschat import Disconnected, ServerThread
+from wschat.client.chat import RECONNECT_CODES
 from wschat.teaching.chatdemo import log_in, said
 from wschat.teaching.exercises import chat as exercises
 from wschat.teaching.exercises.chat import (
+    RECONNECT_CASES,
     REPLAY_LOG,
-    verificar_codigo_da_queda,
     verificar_quem_recebe,
+    verificar_reconexao,
     verificar_replay,
     verificar_who,
 )
@@ -78,9 +80,16 @@ WRONG_CHATS = [
     minimal_chat(lambda sessions, user, ws: ({ws}, f"online: {user}")),  # only oneself
 ]
 
+RECONNECT = {"wifi": (1006, True), "sair": (1000, False), "senha": (4001, False)}
+
 CASES = [
-    Case(verificar_codigo_da_queda, (1006, "b"),
-         [(1000, "b"), (1001, "b"), (1011, "b"), (1006, "a"), (1006, "c"), ("1006", "x")]),
+    Case(verificar_reconexao, RECONNECT,
+         [{**RECONNECT, "wifi": (1006, False)},          # the drop the test asks to survive
+          {**RECONNECT, "sair": (1000, True)},           # a logout that comes back
+          {**RECONNECT, "senha": (4001, True)},          # retrying a wrong password forever
+          {**RECONNECT, "wifi": (1001, True)}, {**RECONNECT, "wifi": (1011, True)},
+          {**RECONNECT, "sair": (1006, False)}, {**RECONNECT, "senha": (1008, False)},
+          {"wifi": (1006, True), "sair": (1000, False)}, (1006, "b")]),
     Case(verificar_quem_recebe, {"ana-1", "ana-2", "joao-celular", "joao-pc"},
          [{"joao-celular", "joao-pc"}, {"ana-1", "joao-celular", "joao-pc"},
           {"ana-1", "ana-2", "joao-celular", "joao-pc", "bob"}, {"ana-1", "ana-2", "joao-pc"},
@@ -101,9 +110,26 @@ def test_every_checker_has_a_case() -> None:
 
 
 def test_answers_may_be_written_in_other_plain_forms() -> None:
-    assert verificar_codigo_da_queda(["1006", " B "])
+    assert verificar_reconexao({"WiFi ": ["1006", "sim"], "sair": (1000, "não"),
+                                "SENHA": ("4001", "nao")})
     assert verificar_quem_recebe(["ANA-1", "ana-2 ", "joao-celular", "joao-pc"])
+    assert verificar_quem_recebe({"ana 1", "ana_2", "joao celular", "joao-pc"})
+    assert verificar_quem_recebe("ana-1, ana-2, joao-celular, joao-pc,")
     assert verificar_replay(("42", "44", "45"))
+    assert verificar_replay("42, 44, 45") and verificar_replay("[42 44 45]")
+
+
+def test_users_instead_of_sessions_get_told_to_answer_per_session() -> None:
+    verdict = verificar_quem_recebe({"ana", "joao"})
+    assert not verdict and "não por usuário" in verdict.message
+
+
+def test_exercise_1_answer_key_is_the_real_clients_reconnect_policy() -> None:
+    # The client reconnects after exactly the codes its RECONNECT_CODES name; the exercise's
+    # three cases must say the same.
+    assert {code: code in RECONNECT_CODES for code, _ in RECONNECT_CASES.values()} == {
+        code: back for code, back in RECONNECT_CASES.values()}
+    assert RECONNECT_CASES == RECONNECT
 
 
 def test_a_server_function_that_never_answers_gets_a_hint_in_bounded_time(
@@ -124,6 +150,17 @@ def test_a_who_that_breaks_the_connection_gets_a_hint() -> None:
     broken = minimal_chat(lambda sessions, user, ws: None)  # type: ignore[arg-type,return-value]
     verdict = verificar_who(broken)
     assert not verdict and "falhou" in verdict.message
+
+
+def test_a_who_that_raises_is_named_with_the_readers_line_and_logs_no_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # (text, targets) swapped: broadcast() raises inside websockets; the hint names the
+    # reader's line that called it, not a line of websockets.
+    swapped = minimal_chat(lambda sessions, user, ws: (names(sessions), {ws}))  # type: ignore[arg-type,return-value]
+    verdict = verificar_who(swapped)
+    assert not verdict and "TypeError" in verdict.message
+    assert "broadcast(targets, text)" in verdict.message
+    assert not [r for r in caplog.records if r.name.startswith("websockets")]
 
 
 # The answer key of exercises 2 and 3 is what the real server does.

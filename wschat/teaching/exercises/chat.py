@@ -1,5 +1,5 @@
-"""Notebook 03's exercises (the chat): a dropped tab's close code, who receives a private
-message, what a resume replays, and ``/who`` added to the minimal chat.
+"""Notebook 03's exercises (the chat): whether a client reconnects after three kinds of close,
+who receives a private message, what a resume replays, and ``/who`` added to the minimal chat.
 
 Each ``verificar_*`` takes the reader's ``resposta`` and returns a
 :class:`~wschat.teaching.exercises.Verdict` in Brazilian Portuguese; none raises for a wrong or
@@ -15,75 +15,152 @@ import asyncio
 import inspect
 import re
 import threading
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import websockets
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import CloseCode
 
+from wschat.core import defaults
 from wschat.teaching.exercises import Verdict, correct, not_yet
+from wschat.teaching.ptbr import number
 from wschat.teaching.tabs import Tab
 
 __all__ = [
-    "verificar_codigo_da_queda",
     "verificar_quem_recebe",
+    "verificar_reconexao",
     "verificar_replay",
     "verificar_who",
 ]
 
-# --------------------------------------------------------------------------- 1. close code
+# --------------------------------------------------------------------------- 1. reconnect or not
+
+#: Exercise 1's cases: how a connection ends -> (the close code the client records, whether it
+#: reconnects by itself). The answer key is the real client's (tests/teaching check it).
+RECONNECT_CASES: dict[str, tuple[int, bool]] = {
+    "wifi": (1006, True), "sair": (1000, False), "senha": (4001, False)}
+
+_YES = {"sim", "s", "yes", "true", "reconecta", "volta"}
+_NO = {"não", "nao", "n", "no", "false", "não reconecta", "nao reconecta"}
+
+#: How long a real network failure takes to be noticed by the server, at most: one ping
+#: interval, then the wait for its pong.
+_NOTICED_WITHIN = defaults.PING_INTERVAL + defaults.PING_TIMEOUT
 
 
-def verificar_codigo_da_queda(resposta: object) -> Verdict:
-    """Exercise 1: the close code a tab records when its network fails, and why.
+def verificar_reconexao(resposta: object) -> Verdict:
+    """Exercise 1: for three ways a connection ends, the close code the client records and
+    whether it reconnects by itself.
 
-    ``resposta`` is ``(code, letter)``: the code (int or digits) and the letter of the
-    explanation in the statement: "a" the server sent it in a close frame, "b" no close frame
-    arrived and each end notes it itself, "c" the browser sends it when the Wi-Fi goes.
+    ``resposta`` maps ``"wifi"`` (the network fails), ``"sair"`` (the user logs out) and
+    ``"senha"`` (the login had a wrong password) to ``(code, reconnects)``: the code an int or
+    digits, ``reconnects`` a bool or "sim"/"não".
     """
     if resposta is None:
-        return not_yet("Escreva a resposta como uma dupla: resposta = (código, \"letra\").")
-    if not isinstance(resposta, (tuple, list)) or len(resposta) != 2:
-        return not_yet("A resposta é uma dupla: o código e a letra, por exemplo (1234, \"a\").")
-    code, letter = _as_int(resposta[0]), str(resposta[1]).strip().lower()
-    if code is None:
-        return not_yet("O primeiro item é o código de fechamento: um número de 4 algarismos.")
-    if code == 1000:
-        return not_yet("1000 é o fechamento normal: os dois lados trocam quadros close. Quando o "
-                       "Wi-Fi cai, algum quadro close chega a alguém?")
-    if code == 1001:
-        return not_yet("1001 (going away) viaja num quadro close: o servidor que desliga, ou o "
-                       "navegador que sai da página, o envia. Sem rede, nada viaja.")
-    if code == 1011:
-        return not_yet("1011 é um erro interno. O servidor até tenta mandá-lo quando o ping fica "
-                       "sem resposta, mas o quadro chega à aba?")
-    if code != 1006:
-        return not_yet("Esse código não é o de uma conexão que termina sem quadro close. Veja a "
-                       "saída da seção 2 (aba 2 da ana) e a seção 5.")
-    if letter == "a":
-        return not_yet("O código está certo, a explicação não: a RFC 6455 (§7.4.1) proíbe "
-                       "mandar esse código num quadro close.")
-    if letter == "c":
-        return not_yet("O código está certo, a explicação não: sem rede, o navegador não "
-                       "consegue mandar nada ao servidor.")
-    if letter != "b":
-        return not_yet("O código está certo; agora escolha a explicação: \"a\", \"b\" ou \"c\".")
-    return correct("1006 (fechamento anormal) nunca viaja num quadro (RFC 6455, §7.4.1): é o "
-                   "que cada lado anota quando a conexão termina sem quadro close. Quando o Wi-Fi "
-                   "cai de verdade, o servidor demora a perceber: só o ping sem resposta avisa, "
-                   "em até uns 40 s. Depois de um 1006 o cliente reconecta; depois de um 1000, "
-                   "não.")
+        return not_yet('Escreva um dicionário com os três casos: resposta = {"wifi": (código, '
+                       'True ou False), "sair": (...), "senha": (...)}.')
+    answers = _cases(resposta)
+    if isinstance(answers, str):
+        return not_yet(answers)
+    (wifi, wifi_back), (out, out_back), (refused, refused_back) = (
+        answers["wifi"], answers["sair"], answers["senha"])
+    if wifi != 1006:
+        return not_yet(_WIFI_HINTS.get(wifi, "wifi: que código um lado anota quando a conexão "
+                                             "termina sem nenhum quadro close? (seção 2)"))
+    if out != 1000:
+        return not_yet(_OUT_HINTS.get(out, "sair: sair de propósito é o fechamento normal, "
+                                           "com close dos dois lados. Qual é o código dele?"))
+    if refused != 4001:
+        return not_yet(_REFUSED_HINTS.get(refused, "senha: que código o servidor usa para "
+                                                   "\"login recusado\"? (seção 7)"))
+    if not wifi_back:
+        return not_yet("wifi: sem reconectar, a aba fica fora até alguém recarregar a página. "
+                       "E o teste pede que quem cai e volta continue recebendo.")
+    if out_back:
+        return not_yet("sair: o usuário pediu para sair. Se o cliente voltasse sozinho, como "
+                       "ele sairia?")
+    if refused_back:
+        return not_yet("senha: tentar de novo com a mesma senha daria o mesmo erro, para "
+                       "sempre (e o servidor limita as tentativas que falham).")
+    return correct("1006 é o único dos três que nenhum lado envia (RFC 6455, §7.4.1): cada "
+                   "lado o anota quando a conexão termina sem close, e é o único em que o "
+                   "cliente volta sozinho. Depois de 1000 o usuário quis sair; depois de 4001, "
+                   "tentar de novo só repetiria o erro. Numa queda de Wi-Fi de verdade, o "
+                   "servidor só percebe quando um ping fica sem resposta: em até "
+                   f"{number(_NOTICED_WITHIN)} s.")
+
+
+_WIFI_HINTS = {
+    1000: "wifi: 1000 é o fechamento normal, em que os dois lados trocam quadros close. Quando "
+          "a rede cai, algum close chega a alguém?",
+    1001: "wifi: 1001 (going away) viaja num quadro close: o servidor que desliga, ou o "
+          "navegador que sai da página, o envia. Sem rede, nada viaja.",
+    1011: "wifi: 1011 é um erro interno. O servidor até tenta mandá-lo quando o ping fica sem "
+          "resposta, mas esse quadro chega à aba?",
+}
+_OUT_HINTS = {
+    1006: "sair: ao sair, os dois lados trocam quadros close; a conexão não termina sem close.",
+    1001: "sair: 1001 (going away) é de quem vai embora sem ter pedido para sair, como o "
+          "servidor que desliga. Aqui o usuário pediu: qual é o fechamento normal?",
+}
+_REFUSED_HINTS = {
+    1008: "senha: 1008 é o código da RFC para violação de política. O nosso protocolo usa um "
+          "código próprio, da faixa que a RFC deixa às aplicações (seção 7).",
+    1006: "senha: quando a senha está errada, o servidor responde e fecha com um quadro close. "
+          "Que código vem nele? (seção 7)",
+}
+
+
+def _cases(value: object) -> dict[str, tuple[int, bool]] | str:
+    """The reader's three cases, normalised, or the hint that says what is malformed."""
+    shape = ('A resposta é um dicionário com os três casos, por exemplo {"wifi": (1234, True), '
+             '"sair": (1234, False), "senha": (1234, False)}.')
+    if not isinstance(value, dict):
+        return shape
+    given = {str(key).strip().lower(): item for key, item in value.items()}
+    cases: dict[str, tuple[int, bool]] = {}
+    for name in RECONNECT_CASES:
+        if name not in given:
+            return f'Falta o caso "{name}". ' + shape
+        item = given[name]
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            return f'{name}: escreva uma dupla (código, True ou False), por exemplo (1234, True).'
+        code, back = _as_int(item[0]), _as_bool(item[1])
+        if code is None:
+            return f"{name}: o primeiro item é o código de fechamento, um número de 4 algarismos."
+        if back is None:
+            return f"{name}: o segundo item diz se o cliente reconecta sozinho: True ou False."
+        cases[name] = (code, back)
+    return cases
+
+
+def _as_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _YES:
+            return True
+        if word in _NO:
+            return False
+    return None
 
 
 # --------------------------------------------------------------------------- 2. who receives
 
 #: The sessions of exercise 2: ana in two tabs, joao on a phone and a computer, bob in one tab.
 SESSIONS = ("ana-1", "ana-2", "joao-celular", "joao-pc", "bob")
+_USERS = {"ana", "joao", "bob"}
 
 
 def verificar_quem_recebe(resposta: object) -> Verdict:
     """Exercise 2: which sessions receive ``/msg joao oi`` sent from ana's first tab.
 
-    ``resposta`` is a collection of session names among :data:`SESSIONS`.
+    ``resposta`` is a collection of session names among :data:`SESSIONS` (or one string of
+    them separated by commas); case, spaces and ``_`` for ``-`` do not matter.
     """
     if resposta is None:
         return not_yet("Escreva o conjunto das sessões que recebem, por exemplo "
@@ -93,6 +170,9 @@ def verificar_quem_recebe(resposta: object) -> Verdict:
         return not_yet("A resposta é um conjunto de nomes de sessão, entre: "
                        + ", ".join(SESSIONS) + ".")
     unknown = names - set(SESSIONS)
+    if unknown and unknown <= _USERS:
+        return not_yet("Responda por sessão (cada aba ou aparelho), não por usuário: as sessões "
+                       "são " + ", ".join(SESSIONS) + ".")
     if unknown:
         return not_yet(f"Não há sessão chamada {sorted(unknown)[0]!r}. As sessões são: "
                        + ", ".join(SESSIONS) + ".")
@@ -119,10 +199,13 @@ _REPLAY = [42, 44, 45]
 def verificar_replay(resposta: object) -> Verdict:
     """Exercise 3: the ids the server replays to joao's computer, resuming after 41, in order.
 
-    ``resposta`` is a list of ids (ints or digit strings).
+    ``resposta`` is a list of ids (ints or digit strings), or one string of them separated by
+    commas or spaces.
     """
     if resposta is None:
         return not_yet("Escreva a lista dos ids, em ordem, por exemplo resposta = [42].")
+    if isinstance(resposta, str) and re.fullmatch(r"[\s\[\](),\d]*\d[\s\[\](),\d]*", resposta):
+        resposta = re.findall(r"\d+", resposta)
     if isinstance(resposta, (str, bytes)) or not isinstance(resposta, Iterable):
         return not_yet("A resposta é uma lista de ids, por exemplo [42, 43].")
     items = [_as_int(item) for item in resposta]
@@ -189,9 +272,22 @@ def verificar_who(resposta: object) -> Verdict:
 
 async def _try_who(handler: Handler) -> Verdict:
     """Run ``handler`` on a free port of 127.0.0.1 and ask ``/who`` from one tab of carla's
-    two, with davi online too; always close the server."""
+    two, with davi online too; always close the server.
+
+    An exception in ``handler`` is caught and named in the verdict (with the reader's line
+    that raised it), instead of reaching websockets' log as an English traceback.
+    """
+    failures: list[Exception] = []
+
+    async def guarded(ws: ServerConnection) -> None:
+        try:
+            await handler(ws)
+        except Exception as error:  # the reader's code, whatever it raised
+            failures.append(error)
+            await ws.close(CloseCode.INTERNAL_ERROR)
+
     try:
-        server = await serve(handler, "127.0.0.1", 0)
+        server = await serve(guarded, "127.0.0.1", 0)
     except Exception as error:  # the reader's function, whatever it is
         return not_yet(f"O servidor não subiu ({type(error).__name__}): passe resposta = chat.")
     tabs: list[Tab] = []
@@ -202,8 +298,10 @@ async def _try_who(handler: Handler) -> Verdict:
         return not_yet("Alguma aba esperou uma linha que não veio: o servidor ainda manda a "
                        "linha de boas-vindas e entrega as mensagens públicas como antes?")
     except Exception as error:  # a broken connection, whatever the reader's code did
-        return not_yet(f"A conexão com o seu servidor falhou ({type(error).__name__}): veja o "
-                       "erro que ele mostrou, corrija a função who e tente de novo.")
+        if failures:
+            return not_yet(_raised(failures[0]))
+        return not_yet(f"A conexão com o seu servidor falhou ({type(error).__name__}): "
+                       "corrija a função who e tente de novo.")
     finally:
         # Stop listening at once, then give the connections a moment to close cleanly.
         server.close()
@@ -241,6 +339,18 @@ async def _ask_who(port: int, tabs: list[Tab]) -> Verdict:
                    "de conexões de destino decide quem recebe, como no /msg.")
 
 
+def _raised(error: Exception) -> str:
+    """What the reader's server raised, and on which of the reader's lines (the last one
+    outside websockets and this module), as a hint."""
+    own = (Path(websockets.__file__).parent, Path(__file__).parent)
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not any(Path(frame.filename).is_relative_to(root) for root in own)]
+    where = f" na linha `{frames[-1].line}`" if frames and frames[-1].line else ""
+    return (f"O seu servidor falhou ao atender o /who{where}: {type(error).__name__} "
+            f"(\"{error}\", a mensagem do Python). Confira essa linha: a função who devolve "
+            "(conexões, texto), como a private.")
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -262,9 +372,12 @@ def _as_int(value: object) -> int | None:
 
 
 def _names(value: object) -> set[str] | None:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
         return None
     items = list(value)
     if not items or not all(isinstance(item, str) for item in items):
         return None
-    return {item.strip().lower() for item in items}
+    names = {re.sub(r"[\s_]+", "-", item.strip().lower()) for item in items}
+    return None if "" in names else names
