@@ -114,10 +114,10 @@ class Outbox:
         if item is None:
             return None
         # Forget the ids delivered before the oldest send still waiting was queued (all of
-        # them when none waits): no answer can need them any more. A dict keeps insertion
-        # order, so its first item is the oldest send.
+        # them when none waits, restored ones included): no answer can need them any more.
+        # A dict keeps insertion order, so its first item is the oldest send.
         oldest = next(iter(self._items.values()), None)
-        floor = oldest.since if oldest is not None else self._delivered
+        floor = oldest.since if oldest is not None else float("inf")
         while self._order and self._order[0][0] < floor:
             count, message_id = self._order.popleft()
             if self._recent.get(message_id) == count:
