@@ -374,7 +374,7 @@ async def test_unacknowledged_and_offline_sends_are_published_once(
 
     # Both unanswered sends are resent with their refs; the server stored each once.
     assert (times_written(taken), times_written(lost), times_written(offline)) == (2, 2, 1)
-    assert ana._recent == {} and not ana._recent_order  # nothing kept once nothing waits
+    assert ana._protocol.outbox.remembered == 0  # nothing kept once nothing waits
 
 
 async def test_a_send_taken_before_a_drop_is_acknowledged_by_its_resend_and_shown_once(

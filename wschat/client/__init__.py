@@ -1,5 +1,6 @@
-"""The clients: :class:`ChatClient` (asyncio, reconnects and resumes), the server's events as it
-decodes them (:mod:`~wschat.client.events`), and the terminal chat
+"""The clients: :class:`ChatClient` (asyncio, reconnects and resumes), the state machine it
+pumps (:class:`ClientProtocol`, no I/O; the browser's ``chat.js`` implements the same one), the
+server's events as it decodes them (:mod:`~wschat.client.events`), and the terminal chat
 (:mod:`~wschat.client.terminal`, ``python -m wschat chat``)."""
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from wschat.client.events import (
     Welcome,
     parse_event,
 )
+from wschat.client.protocol import ClientProtocol
 
 __all__ = [
     "ChatClient",
     "ChatClientError",
     "ClientClosed",
+    "ClientProtocol",
     "ConnectionLost",
     "Disconnected",
     "Error",
