@@ -13,15 +13,15 @@ from hypothesis import settings
 # Set before any test module imports wschat, so notebooks and helpers see it too.
 os.environ["WSCHAT_OFFLINE"] = "1"
 
-# No per-example time limit: speed goals live in benchmarks/, and on a loaded machine (CI's two
-# cores) a pure property test's example may take longer than hypothesis' default 200 ms.
-settings.register_profile("wschat", deadline=None)
-settings.load_profile("wschat")
-
 from chatkit import Clients
 
 from wschat import Replica
 from wschat.server.thread import ServerThread
+
+# No per-example time limit: speed goals live in benchmarks/, and on a loaded machine (CI's two
+# cores) a pure property test's example may take longer than hypothesis' default 200 ms.
+settings.register_profile("wschat", deadline=None)
+settings.load_profile("wschat")
 
 
 @pytest.fixture
