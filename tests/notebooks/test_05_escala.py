@@ -197,6 +197,17 @@ def check_the_benchmark_setup_the_text_describes(raw: Any, table: Any) -> None:
     assert len(table) - 2 == 9  # wschat (2 logs) + nine alternatives
     assert set(runs_per_contender(raw).values()) == {2}  # a median of 2 runs
     assert {(r["open_loop"]["clients"], r["open_loop"]["rate"]) for r in raw["runs"]} == {(1000, 20.0)}
+    # "4 mensagens públicas sempre em trânsito": the chart's steps are the closed loop's, run
+    # with its default number of broadcasts in flight.
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path("..") / "benchmarks" / "run.py").read_text())
+    loop = next(f for f in ast.walk(tree)
+                if isinstance(f, ast.AsyncFunctionDef) and f.name == "closed_loop")
+    defaults = dict(zip([a.arg for a in loop.args.args][-len(loop.args.defaults):],
+                        loop.args.defaults, strict=True))
+    assert isinstance(defaults["in_flight"], ast.Constant) and defaults["in_flight"].value == 4
 
 
 def check_the_benchmark_figures_the_text_quotes(raw: Any, table: Any) -> None:
