@@ -241,6 +241,18 @@ def check_the_chart_has_a_log_axis_and_a_legend_over_no_line(
     assert legend.x0 > plot_area.x1  # the legend sits right of the plotting area
 
 
+def check_at_100_clients_wschat_trails_three_of_the_charted_alternatives(
+    table: Any, shown: Any
+) -> None:
+    """Section 6: "com 100 clientes, o wschat fica atrás de três alternativas"; from 1.000 on,
+    its fixed cost per message is spread over ten times as many deliveries."""
+    efficiency = "deliveries_per_cpu_s"
+    wschat = table["wschat-sqlite"]
+    ahead = [c for c in shown[1:] if table[c][100][efficiency] > wschat[100][efficiency]]
+    assert sorted(ahead) == ["node-ws", "picows", "uws"]
+    assert wschat[1000][efficiency] > 1.5 * wschat[100][efficiency]
+
+
 # ------------------------------------------------------------------ section 7
 
 
