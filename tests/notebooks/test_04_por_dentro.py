@@ -208,8 +208,9 @@ def check_the_tab_that_was_away_got_the_messages_but_not_the_typing(
 
 
 def check_a_new_device_gets_the_read_position_and_the_unread_count(
-    phone: Any, history: Any, live: Any, question: Any
+    phone: Any, history: Any, live: Any, question: Any, server: Any
 ) -> None:
+    assert server.chat.config.history == 3  # "um login novo recebe as 3 últimas"
     bobs = live[1:]
     welcome = phone.client.welcome
     assert welcome.read == question.id and welcome.unread == 2 and phone.client.unread == 2

@@ -197,6 +197,17 @@ def check_the_benchmark_setup_the_text_describes(raw: Any, table: Any) -> None:
     assert len(table) - 2 == 9  # wschat (2 logs) + nine alternatives
     assert set(runs_per_contender(raw).values()) == {2}  # a median of 2 runs
     assert {(r["open_loop"]["clients"], r["open_loop"]["rate"]) for r in raw["runs"]} == {(1000, 20.0)}
+    # "4 mensagens públicas sempre em trânsito": the chart's steps are the closed loop's, run
+    # with its default number of broadcasts in flight.
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path("..") / "benchmarks" / "run.py").read_text())
+    loop = next(f for f in ast.walk(tree)
+                if isinstance(f, ast.AsyncFunctionDef) and f.name == "closed_loop")
+    defaults = dict(zip([a.arg for a in loop.args.args][-len(loop.args.defaults):],
+                        loop.args.defaults, strict=True))
+    assert isinstance(defaults["in_flight"], ast.Constant) and defaults["in_flight"].value == 4
 
 
 def check_the_benchmark_figures_the_text_quotes(raw: Any, table: Any) -> None:
@@ -228,6 +239,18 @@ def check_the_chart_has_a_log_axis_and_a_legend_over_no_line(
     legend = axis.get_legend().get_window_extent(renderer)
     plot_area = axis.get_window_extent(renderer)
     assert legend.x0 > plot_area.x1  # the legend sits right of the plotting area
+
+
+def check_at_100_clients_wschat_trails_three_of_the_charted_alternatives(
+    table: Any, shown: Any
+) -> None:
+    """Section 6: "com 100 clientes, o wschat fica atrás de três alternativas"; from 1.000 on,
+    its fixed cost per message is spread over ten times as many deliveries."""
+    efficiency = "deliveries_per_cpu_s"
+    wschat = table["wschat-sqlite"]
+    ahead = [c for c in shown[1:] if table[c][100][efficiency] > wschat[100][efficiency]]
+    assert sorted(ahead) == ["node-ws", "picows", "uws"]
+    assert wschat[1000][efficiency] > 1.5 * wschat[100][efficiency]
 
 
 # ------------------------------------------------------------------ section 7

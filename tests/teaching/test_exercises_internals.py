@@ -57,3 +57,7 @@ def test_each_wrong_part_gets_its_own_hint() -> None:
     assert "id" in verificar_reenvio({**SOLUTION, "id": "21"}).message
     assert "texto" in verificar_reenvio({**SOLUTION, "texto": "reunião às 16h"}).message
     assert "quem recebe" in verificar_reenvio({**SOLUTION, "quem recebe": ["ana1", "bob"]}).message
+    # "ana" names a user, not a session: the hint asks which tab, without saying which.
+    for ana in (["ana"], "Ana", ["ana", "joao"]):
+        hint = verificar_reenvio({**SOLUTION, "quem recebe": ana}).message
+        assert "duas abas" in hint and "Certo" not in hint

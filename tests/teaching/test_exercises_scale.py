@@ -12,7 +12,7 @@ from wschat.teaching.exercises.scale import verificar_entregas, verificar_reinic
 CASES = [
     Case(verificar_reinicio, "ab", ["b", "a", "abc", "bc", "c", "", ["b", "c"], "abd"]),
     Case(verificar_entregas, (3000, 4, 6), [
-        (1000, 4, 6), (2997, 4, 6), (3000, 1, 6), (3000, 3000, 6), (3000, 4, 2), (3000, 4, 3),
+        (1000, 4, 6), (2997, 4, 6), (3000, 1, 6), (3000, 3, 6), (3000, 3000, 6), (3000, 4, 2), (3000, 4, 3),
         (3000, 4), [3000, "quatro", 6],
     ]),
 ]
@@ -42,6 +42,8 @@ def test_each_wrong_part_gets_its_own_hint() -> None:
     assert "(a)" in verificar_entregas((2997, 4, 6)).message
     assert "(a)" in verificar_entregas((1000, 4, 6)).message
     assert "(b)" in verificar_entregas((3000, 1, 6)).message
+    # 3: the node that wrote the entry would not read it back; the hint names that node.
+    assert "gravou" in verificar_entregas((3000, 3, 6)).message
     assert "(c)" in verificar_entregas((3000, 4, 3)).message
     assert "(c)" in verificar_reinicio("abc").message
     assert "(a)" in verificar_reinicio("b").message

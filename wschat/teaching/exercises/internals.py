@@ -69,6 +69,15 @@ def _sessions(value: object) -> set[str] | None:
     return found
 
 
+def _names_ana(value: object) -> bool:
+    """Whether ``value`` (one name or a collection of names) says "ana" without saying which
+    of her two tabs."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple | set | frozenset):
+        return False
+    return any(isinstance(name, str) and _plain(name) == "ana" for name in names)
+
+
 def _field(answer: dict[object, object], *names: str) -> object:
     """The value of the first key of ``answer`` whose plain spelling is one of ``names``."""
     for key, value in answer.items():
@@ -90,7 +99,11 @@ def verificar_reenvio(resposta: object) -> Verdict:
         return not_yet('Responda com um dicionário: {"id": ..., "texto": ..., "quem recebe": [...]}.')
     message_id = _message_id(_field(resposta, "id"))
     text = _field(resposta, "texto", "text")
-    who = _sessions(_field(resposta, "quemrecebe", "quem"))
+    named = _field(resposta, "quemrecebe", "quem")
+    who = _sessions(named)
+    if who is None and _names_ana(named):
+        return not_yet('A Ana tem duas abas: em "quem recebe", diga qual, "ana1" ou "ana2" '
+                       "(ou as duas).")
     if message_id is None or not isinstance(text, str) or who is None:
         return not_yet('Preencha as três chaves: "id" (um número), "texto" (o texto que volta) e '
                        '"quem recebe" (uma lista com "ana1", "ana2", "joao" ou "bob").')

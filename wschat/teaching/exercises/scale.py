@@ -95,6 +95,9 @@ def verificar_entregas(resposta: object) -> Verdict:
                            "roteamento (notebook 04, seção 2), com atenção a quem enviou.")
         return not_yet("Confira (a): uma entrega é um quadro escrito numa conexão. Quantas "
                        "conexões abertas existem, e quais delas recebem uma pública?")
+    if b == 3:
+        return not_yet("Confira (b): o nó que gravou a entrada também a lê do stream, ou entrega "
+                       "às suas sessões direto? Releia a arquitetura da seção 4.")
     if b != 4:
         return not_yet("Confira (b): cada nó lê o stream para entregar às suas sessões. Ele lê "
                        "uma vez por sessão, ou uma vez para todas as que tem?")
