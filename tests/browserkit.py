@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHROMIUM_FLAGS",
+    "HOLD_NETWORK",
     "MISSING_HELP",
     "browser_verdict",
     "find_chromium",
+    "hold_network",
     "launch",
     "login",
     "new_tab",
@@ -96,6 +99,40 @@ def browser_verdict(
     if env.get("CI", "").strip().lower() in ("true", "1", "yes"):
         return "fail", f"CI=true and {reason}"
     return "skip", f"BROWSER TESTS SKIPPED: {reason}"
+
+
+#: An init script (``context.add_init_script(HOLD_NETWORK)``) for a tab that must stay away
+#: from the network for a while, as in a real outage on its side only: while held
+#: (:func:`hold_network`), each new WebSocket of the tab goes to a closed port of 127.0.0.1
+#: instead and fails as a refused connection does (``error``, then ``close`` 1006), so the tab
+#: keeps retrying with its backoff; sockets already open are not touched. Other tabs, and the
+#: tab once released, connect as usual.
+HOLD_NETWORK = """
+(() => {
+  let heldAt = null;
+  window.__wschatHoldNetwork = (url) => { heldAt = url; };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(heldAt ?? url, protocols);
+    }
+  };
+})();
+"""
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 where nothing listens (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def hold_network(page: Page, held: bool) -> None:
+    """Hold or release a tab's new connections (the tab's context carries HOLD_NETWORK)."""
+    url = f"ws://127.0.0.1:{closed_port()}/ws" if held else None
+    page.evaluate("(url) => window.__wschatHoldNetwork(url)", url)
 
 
 def launch(playwright: Playwright, chromium: str) -> Browser:

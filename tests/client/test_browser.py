@@ -24,13 +24,25 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
-from browserkit import browser_verdict, find_chromium, launch, login, new_tab, send
+from browserkit import (
+    HOLD_NETWORK,
+    browser_verdict,
+    find_chromium,
+    hold_network,
+    launch,
+    login,
+    new_tab,
+    send,
+)
 from chatkit import login as raw_login
 from chatkit import publish, read_backlog
 
@@ -544,7 +556,11 @@ def test_a_wrong_password_is_refused_on_the_form(
     page.get_by_test_id("login-user").fill("ana")
     page.get_by_test_id("login-password").fill("errada")
     page.get_by_test_id("login-submit").click()
-    expect(page.locator("#login-error")).to_have_text(re.compile("senha incorretos"))
+    # It says what happened: this name exists, and the password is not the one it was created with.
+    expect(page.locator("#login-error")).to_have_text(
+        "A senha não confere: o nome «ana» já tem conta, criada no primeiro login com ele. "
+        "Digite a senha usada naquele login, ou escolha outro nome para criar uma conta nova."
+    )
     expect_state(page, "offline")
     expect(page.get_by_test_id("login-submit")).to_be_enabled()
 
@@ -911,6 +927,696 @@ def test_the_page_rules_for_the_badge_and_the_typing_line(
         "várias pessoas estão digitando…",
         "Bia está digitando uma mensagem privada…",
     ]
+
+
+# --------------------------------------------------------------------------- the protocol panel
+
+
+def panel(page: Page) -> Any:
+    """The panel, found as a person using a screen reader would: the landmark "Protocolo"."""
+    return page.get_by_role("complementary", name="Protocolo")
+
+
+def open_panel(page: Page) -> None:
+    page.get_by_role("button", name="Ver o protocolo").click()
+    expect(panel(page)).to_be_visible()
+
+
+def rows(page: Page) -> Any:
+    return page.get_by_test_id("protocol-row")
+
+
+def rows_of(page: Page, kind: str) -> Any:
+    """The panel's rows of one type ("welcome", "send", "close 1006", "espera"...)."""
+    return page.locator(f'[data-testid=protocol-row][data-type="{kind}"]')
+
+
+def row_json(row: Any) -> dict[str, Any]:
+    """Open a row (if closed) and read the frame it shows."""
+    details = row.locator("details")
+    if details.get_attribute("open") is None:
+        row.locator("summary").click()
+    return dict(json.loads(row.get_by_test_id("protocol-json").inner_text()))
+
+
+def panel_lines(page: Page) -> list[tuple[str, str]]:
+    """Every row as (type, meaning), in order."""
+    return [
+        (str(item["type"]), str(item["line"]))
+        for item in rows(page).evaluate_all(
+            "els => els.map(e => ({type: e.dataset.type, line: e.querySelector('.significado').textContent}))"
+        )
+    ]
+
+
+def secrets_of(page: Page) -> list[str]:
+    """The tab's token, as kept in its sessionStorage."""
+    state = page.evaluate("() => JSON.parse(sessionStorage.getItem('wschat.tab') ?? 'null')")
+    return [state["token"]] if state and state.get("token") else []
+
+
+def assert_no_secret_in_panel(page: Page, secrets: list[str]) -> None:
+    """Open every row (so that each frame's JSON is written) and look for the secrets in all
+    the panel's text, the JSON included."""
+    opened = panel(page).evaluate(
+        "e => { const all = e.querySelectorAll('details'); all.forEach(d => { d.open = true; }); return all.length; }"
+    )
+    expect(panel(page).get_by_test_id("protocol-json")).to_have_count(opened)
+    text = panel(page).inner_text() + panel(page).evaluate("e => e.textContent")
+    assert secrets and all(len(secret) >= 8 for secret in secrets)
+    for secret in secrets:
+        assert secret not in text
+    assert "«oculto»" in text
+
+
+def test_the_panel_is_closed_by_default_builds_nothing_closed_and_explains_the_login_and_a_send(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    context = contexts()
+    ana = tab(context, chat, "ana")
+    toggle = ana.get_by_role("button", name="Ver o protocolo")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(panel(ana)).to_be_hidden()
+    send(ana, "primeira")
+    expect_texts(ana, ["primeira"])
+    # Closed, the panel draws nothing: not one row is on the page.
+    assert ana.locator("#protocol-rows > *").count() == 0
+
+    open_panel(ana)
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    # What happened before it opened is there, in order: the login and its welcome first.
+    welcome = rows_of(ana, "welcome")
+    expect(welcome).to_have_count(1)
+    expect(welcome).to_contain_text("o servidor aceitou o login; a conversa ainda está vazia")
+    types = [kind for kind, _ in panel_lines(ana)]
+    assert types[:3] == ["open", "login", "welcome"], types
+
+    # A send and the message that answers it carry the same ref.
+    send(ana, "segunda")
+    expect_texts(ana, ["primeira", "segunda"])
+    sends = rows_of(ana, "send")
+    expect(sends).to_have_count(2)
+    ref = row_json(sends.nth(1))["ref"]
+    assert row_json(sends.nth(1))["text"] == "segunda"
+    answer = rows(ana).filter(has_text=f"o ref {ref} confirma que o servidor a gravou")
+    expect(answer).to_have_count(1)
+    expect(answer).to_have_attribute("data-type", "message")
+    expect(answer).to_contain_text("esta é a sua mensagem de volta")
+    assert row_json(answer)["ref"] == ref
+    expect(sends.nth(1)).to_contain_text(f"fica na fila desta aba até voltar uma resposta com o ref {ref}")
+
+    # The panel stays open across a reload of this tab (sessionStorage), not in another tab.
+    ana.reload()
+    expect_state(ana, "online")
+    expect(panel(ana)).to_be_visible()
+    expect(rows_of(ana, "welcome")).to_contain_text("recovered: true, nada se perdeu")
+    other = tab(context, chat)
+    expect(other.get_by_test_id("login-user")).to_be_visible()
+    expect(panel(other)).to_be_hidden()
+
+
+def test_simular_queda_shows_the_drop_the_resume_and_the_replay_once_and_not_in_the_other_tab(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """ana drops with "Simular queda" while joao sends two messages. The tab's network is held
+    (browserkit.HOLD_NETWORK) from the click until both are stored, so that they are sent
+    while it is away, as in a real outage; the drop itself is the server's."""
+    context = contexts()
+    context.add_init_script(HOLD_NETWORK)
+    ana1, ana2 = tab(context, chat, "ana"), tab(context, chat, "ana")
+    joao = tab(contexts(), chat, "joao")
+    send(joao, "antes")
+    for page in (ana1, ana2):
+        expect_texts(page, ["antes"])
+        open_panel(page)
+    seen = message_id(ana1, "antes")
+
+    hold_network(ana1, True)
+    ana1.get_by_role("button", name="Simular queda").click()
+    expect(rows_of(ana1, "close 1006").first).to_contain_text(
+        "1006: a conexão caiu sem close: foi a queda que você pediu")
+    expect_state(ana1, "reconnecting")
+    send(joao, "durante 1")
+    send(joao, "durante 2")
+    expect_texts(ana2, ["antes", "durante 1", "durante 2"])
+    hold_network(ana1, False)
+
+    expect_state(ana1, "online")
+    expected = ["antes", "durante 1", "durante 2"]
+    expect_texts(ana1, expected)
+    # The missed messages are marked as a replay in the chat, the first one is not.
+    for n, replayed in enumerate([False, True, True]):
+        label = messages(ana1).nth(n).locator(".selo.reenvio")
+        expect(label).to_have_count(1 if replayed else 0)
+        if replayed:
+            expect(label).to_have_text("reenviada")
+
+    lines = panel_lines(ana1)
+    kinds = [kind for kind, _ in lines]
+    drop = kinds.index("drop")
+    assert kinds[drop + 1] == "close 1006", kinds
+    assert "espera" in kinds[drop + 2:], kinds
+    # The login that worked after the drop resumes after the last id the tab had seen, with
+    # its token, and the welcome says nothing was lost.
+    logins = rows_of(ana1, "login")
+    resumed = logins.last
+    expect(resumed).to_contain_text(f"reconectando: pede tudo depois do id {seen}")
+    frame = row_json(resumed)
+    assert frame["resume"]["after"] == seen and frame["token"] == "«oculto»"
+    assert "password" not in frame
+    welcome = rows_of(ana1, "welcome").last
+    expect(welcome).to_contain_text(f"recovered: true, nada se perdeu: o replay traz o que veio depois do id {seen}")
+    assert row_json(welcome)["recovered"] is True
+    assert "open" in kinds[drop:] and kinds.index("login", drop) > kinds.index("open", drop)
+    # Each missed message once in the panel, as a replay.
+    shown = [row_json(row).get("text") for row in rows_of(ana1, "message").all()]
+    replayed = [row_json(row).get("text") for row in ana1.locator("[data-testid=protocol-row].replay").all()]
+    assert shown == ["antes", "durante 1", "durante 2"], shown
+    assert replayed == ["durante 1", "durante 2"], replayed
+    expect(ana1.locator("[data-testid=protocol-row].replay")).to_have_count(2)
+
+    # The other tab of the same user never lost its connection.
+    assert [kind for kind, _ in panel_lines(ana2)].count("open") == 1
+    expect(ana2.locator('[data-testid=protocol-row][data-dir="close"]')).to_have_count(0)
+    expect(ana2.locator("[data-testid=protocol-row].replay")).to_have_count(0)
+    expect(messages(ana2).locator(".selo.reenvio")).to_have_count(0)
+    assert_no_secret_in_panel(ana1, [PASSWORDS["ana"], *secrets_of(ana1)])
+
+
+def test_no_password_or_token_ever_shows_in_the_panel(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """The password login, the welcome's token, a token login after a drop, and a wrong
+    password: neither the row texts nor the JSON of any row holds a secret."""
+    context = contexts()
+    page = new_tab(context, chat.http_url)
+    open_panel(page)  # open from the start: rows drawn live, not from the log
+    login(page, "ana", PASSWORDS["ana"])
+    page.get_by_role("button", name="Simular queda").click()
+    expect(rows_of(page, "welcome")).to_have_count(2)
+    expect_state(page, "online")
+    wrong = new_tab(context, chat.http_url)
+    wrong.get_by_test_id("login-user").fill("ana")
+    wrong.get_by_test_id("login-password").fill("outra-senha-qualquer")
+    wrong.get_by_test_id("login-submit").click()
+    expect(wrong.locator("#login-error")).to_be_visible()
+    open_panel(wrong)  # drawn from the log, after the fact
+    refused = wrong.locator('[data-testid=protocol-row][data-dir=in][data-type="error"]')
+    expect(refused).to_contain_text("login recusado (auth_failed)")
+    expect(rows_of(wrong, "close 4001")).to_contain_text("4001: login recusado; não reconecta")
+    assert_no_secret_in_panel(page, [PASSWORDS["ana"], *secrets_of(page)])
+    assert_no_secret_in_panel(wrong, ["outra-senha-qualquer", PASSWORDS["ana"]])
+
+
+def test_the_panel_keeps_only_the_latest_rows(
+    chat_factory: Callable[..., Chat], contexts: Callable[[], BrowserContext]
+) -> None:
+    chat = chat_factory(rate_limit=0)
+    ana = tab(contexts(), chat, "ana")
+    limit = int(ana.evaluate("async () => (await import('/inspector.js')).ROWS"))
+    assert 100 <= limit <= 1000  # "the last few hundred"
+    lines = [f"linha {n}" for n in range(limit + 20)]
+    post(chat, "bia", lines)  # closed: each report only takes a slot in the log
+    expect(messages(ana)).to_have_count(len(lines))
+    open_panel(ana)
+    expect(rows(ana)).to_have_count(limit)
+    last = rows_of(ana, "message").last
+    assert row_json(last)["text"] == lines[-1]
+    assert int(rows(ana).first.get_attribute("data-n") or 0) > 0  # the oldest were forgotten
+    post(chat, "bia", ["mais uma", "e outra"])  # open: new rows push the oldest out
+    expect(messages(ana)).to_have_count(len(lines) + 2)
+    expect(rows_of(ana, "message").last).to_contain_text("mensagem de bia para todos, ao vivo")
+    expect(rows(ana)).to_have_count(limit)
+    assert row_json(rows_of(ana, "message").last)["text"] == "e outra"
+
+
+def test_the_panel_works_with_the_keyboard(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    ana = tab(contexts(), chat, "ana")
+    send(ana, "pelo teclado")
+    expect_texts(ana, ["pelo teclado"])
+
+    def tab_to(matches: str, limit: int = 30) -> None:
+        for _ in range(limit):
+            ana.keyboard.press("Tab")
+            if ana.evaluate(f"() => document.activeElement.matches({json.dumps(matches)})"):
+                return
+        raise AssertionError(f"Tab never reached {matches}")
+
+    tab_to("#protocol-toggle")
+    ana.keyboard.press("Enter")
+    expect(panel(ana)).to_be_visible()
+    tab_to("#protocol-rows summary")
+    first = rows(ana).first
+    expect(first.locator("summary")).to_be_focused()
+    ana.keyboard.press("Enter")
+    expect(first.get_by_test_id("protocol-json")).to_be_visible()
+    ana.keyboard.press("ArrowDown")
+    expect(rows(ana).nth(1).locator("summary")).to_be_focused()
+    ana.keyboard.press(" ")
+    expect(rows(ana).nth(1).get_by_test_id("protocol-json")).to_contain_text('"type": "login"')
+    ana.keyboard.press("End")
+    expect(rows(ana).last.locator("summary")).to_be_focused()
+    ana.keyboard.press("Home")
+    expect(first.locator("summary")).to_be_focused()
+    # "Simular queda" from the keyboard too.
+    ana.get_by_role("button", name="Ver o protocolo").focus()
+    tab_to("#drop")
+    ana.keyboard.press("Enter")
+    expect(rows_of(ana, "close 1006")).to_have_count(1)
+    expect_state(ana, "online")
+    expect(rows_of(ana, "welcome").last).to_contain_text("recovered: true")
+    # And closed again from the keyboard.
+    ana.get_by_role("button", name="Ver o protocolo").focus()
+    ana.keyboard.press("Enter")
+    expect(panel(ana)).to_be_hidden()
+
+
+def test_the_panel_stacks_under_the_chat_at_phone_width(chat: Chat, browser: Browser) -> None:
+    phone = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True)
+    try:
+        page = new_tab(phone, chat.http_url)
+        login(page, "ana", PASSWORDS["ana"])
+        send(page, "no celular")
+        expect_texts(page, ["no celular"])
+        open_panel(page)
+        expect(rows_of(page, "message")).to_have_count(1)
+        rows(page).first.locator("summary").click()
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+        chat_box = page.locator("#chat").bounding_box()
+        panel_box = panel(page).bounding_box()
+        assert chat_box is not None and panel_box is not None
+        assert panel_box["y"] >= chat_box["y"] + chat_box["height"] - 1  # under the chat
+        assert panel_box["width"] <= 360 and chat_box["width"] <= 360
+        for hook in ("input", "send", "protocol-rows"):
+            expect(page.get_by_test_id(hook)).to_be_in_viewport()
+        expect(page.get_by_role("button", name="Simular queda")).to_be_in_viewport()
+        # Rows wrap within the panel.
+        row_box = rows(page).first.bounding_box()
+        assert row_box is not None and row_box["x"] + row_box["width"] <= 360
+    finally:
+        phone.close()
+
+
+#: What the panel says for each frame of PROTOCOL.md and each socket event, given the state
+#: at that moment (inspector.js's explain). [dir, frame, info, state, line]; a state names only
+#: what differs from BASE_STATE.
+BASE_STATE: dict[str, Any] = {
+    "me": "ana", "phase": "ready", "welcome": None, "resumedFrom": None, "dropping": False,
+    "loggingOut": False,
+}
+HISTORY_WELCOME = {"last": "45", "recovered": False, "user": "ana"}
+REPLAY_WELCOME = {"last": "45", "recovered": True, "user": "ana"}
+
+
+def msg(id_: str, sender: str, to: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"type": "message", "id": id_, "from": sender, "to": to, "text": "oi", "ts": 1.5, **extra}
+
+
+MEANINGS: list[tuple[str, Any, dict[str, Any], dict[str, Any], str]] = [
+    # client to server
+    ("out", {"type": "login", "user": "ana", "password": "x"}, {"why": "login"}, {"phase": "opening"},
+     "login com nome e senha (o primeiro login de um nome cria a conta)"),
+    ("out", {"type": "login", "user": "ana", "token": "x"}, {"why": "login"}, {"phase": "opening"},
+     "login com o token de um welcome anterior: o servidor não gasta um hash de senha"),
+    ("out", {"type": "login", "user": "ana", "token": "x", "resume": {"epoch": "e-1", "after": "42"}},
+     {"why": "login"}, {"phase": "opening", "resumedFrom": "42"},
+     "reconectando: pede tudo depois do id 42 (epoch e-1), com o token, sem a senha"),
+    ("out", {"type": "login", "user": "ana", "password": "x", "resume": {"epoch": "e-1", "after": "42"}},
+     {"why": "login"}, {"phase": "opening"},
+     "reconectando: pede tudo depois do id 42 (epoch e-1), com a senha"),
+    ("out", {"type": "who", "ref": "sync-1"}, {"why": "barrier"}, {"phase": "catching_up"},
+     "pergunta quem está online; a resposta só vem depois do histórico ou do replay e marca o fim deles"),
+    ("out", {"type": "send", "text": "oi a todos", "ref": "c-7"}, {"why": "send"}, {},
+     "mensagem pública «oi a todos»; fica na fila desta aba até voltar uma resposta com o ref c-7"),
+    ("out", {"type": "send", "text": "oi", "to": "joao", "ref": "c-8"}, {"why": "send"}, {},
+     "mensagem privada para joao; fica na fila desta aba até voltar uma resposta com o ref c-8"),
+    ("out", {"type": "send", "text": "/msg joao oi", "ref": "c-9"}, {"why": "send"}, {},
+     "mensagem privada para joao (/msg); fica na fila desta aba até voltar uma resposta com o ref c-9"),
+    ("out", {"type": "send", "text": "/who", "ref": "c-1"}, {"why": "send"}, {},
+     "pergunta quem está online (/who); a resposta volta só para esta aba"),
+    ("out", {"type": "send", "text": "/help", "ref": "c-1"}, {"why": "send"}, {},
+     "pede a lista de comandos (/help)"),
+    ("out", {"type": "send", "text": "/xyz", "ref": "c-1"}, {"why": "send"}, {},
+     "comando /xyz: o servidor responde só a esta aba"),
+    ("out", {"type": "send", "text": "oi", "ref": "c-7"}, {"why": "resend"}, {},
+     "reenvio depois da reconexão, com o mesmo ref c-7: se o servidor já a tinha gravado, "
+     "devolve a original em vez de gravar de novo"),
+    ("out", {"type": "history", "before": "12", "limit": 50, "ref": "r"}, {"why": "request"}, {},
+     "pede até 50 mensagens anteriores ao id 12"),
+    ("out", {"type": "history", "before": "12", "limit": 1, "ref": "r"}, {"why": "request"}, {},
+     "pede 1 mensagem anterior ao id 12: a resposta diz se há mais (more)"),
+    ("out", {"type": "read", "id": "46"}, {"why": "read"}, {},
+     "marca como lida até a mensagem 46; o servidor avisa todas as suas abas"),
+    ("out", {"type": "typing"}, {"why": "typing"}, {},
+     "avisa os outros que você está digitando (no máximo um aviso por segundo; nada é gravado)"),
+    ("out", {"type": "typing", "to": "joao"}, {"why": "typing"}, {},
+     "avisa joao que você está digitando (no máximo um aviso por segundo; nada é gravado)"),
+    ("out", {"type": "drop", "ref": "w-1"}, {"why": "drop"}, {},
+     "pede ao servidor que corte esta conexão sem close, como faz uma queda de rede"),
+    ("out", {"type": "logout"}, {"why": "logout"}, {"loggingOut": True},
+     "sair: o servidor invalida o token e fecha a conexão com 1000"),
+    # server to client: the login's answer
+    ("in", {"type": "welcome", **HISTORY_WELCOME}, {"meant": "welcome"}, {"welcome": HISTORY_WELCOME},
+     "o servidor aceitou o login; o histórico termina no id 45"),
+    ("in", {"type": "welcome", "last": None, "recovered": False}, {"meant": "welcome"}, {},
+     "o servidor aceitou o login; a conversa ainda está vazia"),
+    ("in", {"type": "welcome", **REPLAY_WELCOME}, {"meant": "welcome"},
+     {"welcome": REPLAY_WELCOME, "resumedFrom": "42"},
+     "recovered: true, nada se perdeu: o replay traz o que veio depois do id 42, até o id 45"),
+    ("in", {"type": "welcome", "last": "42", "recovered": True}, {"meant": "welcome"},
+     {"resumedFrom": "42"}, "recovered: true, nada se perdeu: nada de novo depois do id 42"),
+    ("in", {"type": "welcome", **HISTORY_WELCOME}, {"meant": "welcome"},
+     {"welcome": HISTORY_WELCOME, "resumedFrom": "42"},
+     "recovered: false: não deu para retomar depois do id 42 (outro epoch, ou faltava demais); "
+     "o histórico termina no id 45"),
+    ("in", {"type": "error", "code": "auth_failed", "detail": "nome ou senha incorretos"},
+     {"meant": "refused"}, {"phase": "opening"},
+     "login recusado (auth_failed): nome ou senha incorretos; o servidor fecha a conexão com 4001 em seguida"),
+    ("in", "Olá mundo!", {"meant": "unexpected"}, {"phase": "opening"},
+     "texto que não é um quadro do protocolo: «Olá mundo!»"),
+    ("in", {"type": "hello"}, {"meant": "unexpected"}, {"phase": "opening"},
+     "resposta inesperada ao login: este servidor não fala o protocolo do wschat"),
+    # messages
+    ("in", msg("43", "bia"), {"meant": "backlog"}, {"welcome": REPLAY_WELCOME},
+     "replay: de bia para todos (id 43), de quando esta aba estava fora"),
+    ("in", msg("45", "bia", "ana"), {"meant": "backlog"}, {"welcome": REPLAY_WELCOME},
+     "replay: privada de bia para você (id 45), de quando esta aba estava fora; é a última do replay (id = last)"),
+    ("in", msg("44", "bia"), {"meant": "backlog"}, {"welcome": HISTORY_WELCOME},
+     "histórico: de bia para todos (id 44), de antes deste login"),
+    ("in", msg("45", "ana", "joao"), {"meant": "backlog"}, {"welcome": HISTORY_WELCOME},
+     "histórico: privada de ana para joao (id 45), de antes deste login; é a última do histórico (id = last)"),
+    ("in", msg("46", "ana", ref="c-7"), {"meant": "live"}, {},
+     "esta é a sua mensagem de volta: o ref c-7 confirma que o servidor a gravou (id 46)"),
+    ("in", msg("46", "Ana"), {"meant": "live"}, {},
+     "sua mensagem (id 46), enviada de outra aba ou aparelho: o ref só volta para quem enviou"),
+    ("in", msg("47", "joao"), {"meant": "live"}, {}, "mensagem de joao para todos, ao vivo (id 47)"),
+    ("in", msg("48", "joao", "ana"), {"meant": "live"}, {},
+     "mensagem privada de joao para você, ao vivo (id 48)"),
+    ("in", msg("46", "ana", ref="c-7"), {"meant": "confirmed"}, {},
+     "resposta ao reenvio: o ref c-7 confirma a mensagem 46, que já tinha chegado no replay; não aparece de novo"),
+    # everything else
+    ("in", {"type": "users", "online": ["ana", "joao"], "ref": "sync-1"}, {"meant": "barrier"},
+     {"welcome": REPLAY_WELCOME}, "resposta ao who da sincronização: o replay acabou; online: ana, joao"),
+    ("in", {"type": "users", "online": ["ana"], "ref": "sync-1"}, {"meant": "barrier"},
+     {"welcome": HISTORY_WELCOME}, "resposta ao who da sincronização: o histórico acabou; online: ana"),
+    ("in", {"type": "users", "online": ["ana", "joao"], "ref": "c-1"}, {"meant": "event"}, {},
+     "resposta ao /who: online agora: ana, joao"),
+    ("in", {"type": "presence", "user": "joao", "online": True}, {"meant": "event"}, {},
+     "joao entrou: abriu a primeira aba ou aparelho"),
+    ("in", {"type": "presence", "user": "joao", "online": False}, {"meant": "event"}, {},
+     "joao saiu: fechou (ou perdeu) a última aba ou aparelho"),
+    ("in", {"type": "history", "messages": [], "more": False, "ref": "r"}, {"meant": "event"}, {},
+     "nenhuma mensagem anterior; more: false, é o começo da conversa"),
+    ("in", {"type": "history", "messages": [msg("11", "bia")], "more": True, "ref": "r"},
+     {"meant": "event"}, {}, "1 mensagem anterior (id 11); more: true, há mais antes"),
+    ("in", {"type": "history", "messages": [msg("10", "bia"), msg("11", "bia")], "more": False},
+     {"meant": "event"}, {}, "2 mensagens anteriores (ids 10 a 11); more: false, é o começo da conversa"),
+    ("in", {"type": "help", "text": "Comandos: ...", "ref": "c-1"}, {"meant": "event"}, {},
+     "a ajuda: os comandos que o servidor entende"),
+    ("in", {"type": "error", "code": "unknown_user", "detail": "nenhum usuário chamado 'jao'", "ref": "c-3"},
+     {"meant": "event"}, {},
+     "o servidor recusou o quadro de ref c-3 (unknown_user): nenhum usuário chamado 'jao'; nada foi gravado"),
+    ("in", {"type": "error", "code": "invalid_message", "detail": "quadro inválido"}, {"meant": "event"}, {},
+     "erro (invalid_message): quadro inválido"),
+    ("in", {"type": "error", "code": "rate_limited", "detail": "devagar", "ref": "w-1"},
+     {"meant": "drop_refused"}, {"dropping": True}, "o servidor recusou a queda (rate_limited): devagar"),
+    ("in", {"type": "read", "id": "46"}, {"meant": "event"}, {},
+     "sua posição de leitura foi para o id 46 (vale para todas as suas abas)"),
+    ("in", {"type": "typing", "user": "joao"}, {"meant": "event"}, {}, "joao está digitando"),
+    ("in", {"type": "typing", "user": "joao", "to": "ana"}, {"meant": "event"}, {},
+     "joao está digitando uma mensagem privada para você"),
+    ("in", {"type": "welcome", "last": None, "recovered": False}, {"meant": "ignored"}, {},
+     "quadro welcome que esta aba não usa agora: ignorado"),
+    # socket events
+    ("open", None, {"url": "ws://127.0.0.1:8765/ws"}, {"phase": "waiting"},
+     "conexão WebSocket aberta (o handshake HTTP terminou em 101); o primeiro quadro é o login"),
+    ("close", None, {"code": 1006, "reason": ""}, {"dropping": True},
+     "1006: a conexão caiu sem close: foi a queda que você pediu; reconecta e retoma"),
+    ("close", None, {"code": 1006, "reason": ""}, {},
+     "1006: a conexão caiu sem close (rede ou servidor); reconecta e retoma"),
+    ("close", None, {"code": 1006, "reason": ""}, {"phase": "waiting"},
+     "1006: não conseguiu conectar (servidor fora do ar, ou sem rede); tenta de novo"),
+    ("close", None, {"code": 1006, "reason": ""}, {"phase": "opening"},
+     "1006: a conexão caiu antes do welcome; tenta de novo"),
+    ("close", None, {"code": 1000, "reason": ""}, {"loggingOut": True},
+     "1000: fechamento normal, depois do logout; não reconecta"),
+    ("close", None, {"code": 1000, "reason": ""}, {}, "1000: fechamento normal; não reconecta"),
+    ("close", None, {"code": 1001, "reason": "bye"}, {},
+     "1001: o servidor está saindo (reinício ou desligamento); reconecta e retoma (motivo: «bye»)"),
+    ("close", None, {"code": 1009, "reason": ""}, {},
+     "1009: quadro grande demais (o limite é 64 KiB); não reconecta"),
+    ("close", None, {"code": 1011, "reason": ""}, {},
+     "1011: erro no servidor, ou ping sem resposta; reconecta e retoma"),
+    ("close", None, {"code": 1012, "reason": ""}, {},
+     "1012: o servidor está reiniciando (um deploy); reconecta e retoma"),
+    ("close", None, {"code": 1013, "reason": ""}, {},
+     "1013: o servidor está sobrecarregado; reconecta e retoma, com espera"),
+    ("close", None, {"code": 4001, "reason": ""}, {"phase": "opening"}, "4001: login recusado; não reconecta"),
+    ("close", None, {"code": 4008, "reason": ""}, {},
+     "4008: esta aba não lia rápido o bastante e o servidor a desligou; reconecta e retoma"),
+    ("close", None, {"code": 4999, "reason": ""}, {},
+     "4999: um código que esta aba não conhece; não reconecta"),
+    ("error", None, {"detail": ""}, {},
+     "o navegador avisou um erro na conexão (sem detalhes, por segurança); o close vem em seguida"),
+    ("timeout", None, {}, {"phase": "opening"}, "10 s sem welcome: desiste desta conexão e tenta de novo"),
+    ("wait", None, {"attempt": 0, "delay": 0.1234}, {"phase": "waiting"},
+     "reconectando em 0,12 s (tentativa 1): uma espera sorteada, com um teto que dobra a cada tentativa"),
+]
+
+
+def test_the_panel_explains_every_frame_and_event_in_portuguese(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    """inspector.js's pure functions, in the page's own module: the meaning of each frame type
+    of PROTOCOL.md and each socket event (MEANINGS), the masking of secrets, the time format,
+    and the log's bound."""
+    page = new_tab(contexts(), chat.http_url)
+    cases = [
+        [d, f if f is None or isinstance(f, str) else json.dumps(f), info, {**BASE_STATE, **state}]
+        for d, f, info, state, _ in MEANINGS
+    ]
+    result = page.evaluate(
+        """async (cases) => {
+          const m = await import("/inspector.js");
+          const log = new m.ProtocolLog(3, () => 1764090000123);
+          for (let i = 0; i < 5; i += 1) log.record("in", `{"type":"read","id":"${i}"}`, {meant: "event"}, {});
+          log.record("out", '{"type":"login","user":"ana","password":"s3cret-pw","token":"t0k3n"}', {why: "login"}, {});
+          return {
+            lines: cases.map(([d, f, info, state]) => m.explain(d, f, info, state)),
+            types: cases.map(([d, f, info]) => m.typeOf(d, f, info)),
+            masked: [
+              m.maskRaw('{"type":"welcome","user":"ana","token":"abc","online":["ana"]}'),
+              m.maskRaw('/login ana minha senha'),
+              m.maskRaw('{"type":"login","password":"p\\\\"q","user":"ana"'),
+              m.maskRaw('{"type":"message","text":"o token é \\\\"token\\\\""}'),
+            ],
+            kept: log.entries().map((e) => e.n),
+            size: log.size,
+            stored: log.entries().at(-1).raw,
+            row: m.rowOf(log.entries().at(-1), "UTC"),
+            times: [m.formatTime(0, "UTC"), m.formatTime(45296789, "UTC")],
+          };
+        }""",
+        cases,
+    )
+    for (_, frame, _, _, expected), line in zip(MEANINGS, result["lines"], strict=True):
+        assert line == expected, frame
+    assert len(set(result["lines"])) == len(MEANINGS)  # each case says something of its own
+    assert set(result["types"]) >= {
+        "login", "who", "send", "history", "read", "typing", "drop", "logout", "welcome", "error",
+        "message", "users", "presence", "help", "open", "close 1006", "sem welcome",
+        "espera", "texto",
+    }
+    assert result["masked"] == [
+        '{"type":"welcome","user":"ana","token":"«oculto»","online":["ana"]}',
+        "/login ana «oculto»",
+        '{"type":"login","password":"«oculto»","user":"ana"',
+        '{"type":"message","text":"o token é \\"token\\""}',
+    ]
+    assert result["kept"] == [3, 4, 5] and result["size"] == 3
+    assert "s3cret-pw" not in result["stored"] and "t0k3n" not in result["stored"]
+    assert result["row"] == {
+        "n": 5, "time": "17:00:00,123", "direction": "↑ enviado", "type": "login",
+        "line": "login com nome e senha (o primeiro login de um nome cria a conta)", "replay": False,
+    }
+    assert result["times"] == ["00:00:00,000", "12:34:56,789"]
+
+
+# --------------------------------------------------------------------------- framed in a page of this machine
+
+
+#: A page like JupyterLab's output in notebook 03: the chat twice, side by side, in frames
+#: with names (each frame keeps its own login: app.js keys its sessionStorage by window.name).
+FRAMING_PAGE = """<!doctype html><meta charset="utf-8"><title>notebook</title>
+<iframe name="aba-1" src="{url}" width="560" height="640"></iframe>
+<iframe name="aba-2" src="{url}" width="560" height="640"></iframe>"""
+
+
+@contextmanager
+def framing_server(html: str) -> Iterator[int]:
+    """A plain HTTP server on 127.0.0.1 that answers every GET with ``html``: a page of this
+    machine on another origin than the chat, as JupyterLab is. Yields its port."""
+    body = html.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_page_of_this_machine_frames_the_chat_twice_and_each_frame_keeps_its_login(
+    chat: Chat, browser: Browser
+) -> None:
+    """A page of this machine on another origin (as JupyterLab on localhost:8888 is) shows
+    the loopback server's page in two frames, each its own tab; a page whose origin the
+    policy does not name (here notebook.localhost, also this machine) may not frame it.
+    The frames load the chat as http://localhost:PORT/, as notebook 03 does: the same site as
+    the page, so that the frames may keep their state (a browser may deny sessionStorage to a
+    frame of another site) and a reload resumes each one."""
+    context = browser.new_context(viewport={"width": 1200, "height": 700})
+    with framing_server(FRAMING_PAGE.format(url=f"http://localhost:{chat.port}/")) as port:
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"http://localhost:{port}/lab")
+            one = page.frame_locator("iframe[name=aba-1]")
+            two = page.frame_locator("iframe[name=aba-2]")
+            for frame, user in ((one, "ana"), (two, "joao")):
+                frame.get_by_test_id("login-user").fill(user)
+                frame.get_by_test_id("login-password").fill(PASSWORDS[user])
+                frame.get_by_test_id("login-submit").click()
+                expect(frame.get_by_test_id("status")).to_have_attribute("data-state", "online")
+            one.get_by_test_id("input").fill("oi, joao, do quadro 1")
+            one.get_by_test_id("send").click()
+            for frame in (one, two):
+                expect(frame.get_by_test_id("message").locator(".texto")).to_have_text(
+                    ["oi, joao, do quadro 1"])
+            # A reload of the notebook's page: each frame resumes as its own user.
+            page.reload()
+            expect(one.locator("#me")).to_have_text("ana")
+            expect(two.locator("#me")).to_have_text("joao")
+            for frame in (one, two):
+                expect(frame.get_by_test_id("status")).to_have_attribute("data-state", "online")
+                expect(frame.get_by_test_id("message")).to_have_count(1)
+            assert errors == []
+
+            other = context.new_page()
+            refusals: list[str] = []
+            other.on("console", lambda message: refusals.append(message.text))
+            with other.expect_event("load"):
+                other.goto(f"http://notebook.localhost:{port}/lab")
+            frames = [f for f in other.frames if f != other.main_frame]
+            assert len(frames) == 2
+            for frame in frames:  # an error page instead of the chat
+                assert frame.locator("#login-user").count() == 0, frame.url
+            assert any("frame-ancestors" in text for text in refusals), refusals
+        finally:
+            context.close()
+
+
+# --------------------------------------------------------------------------- details a new user trips on
+
+
+def test_after_logging_out_no_reconnect_button_is_left_that_does_nothing(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    page = tab(contexts(), chat, "ana")
+    reconnect = page.get_by_role("button", name="reconectar")
+    for leave in ("button", "command"):
+        if leave == "button":
+            page.get_by_role("button", name="sair").click()
+        else:
+            send(page, "/logout")
+        expect(page.get_by_test_id("login-user")).to_be_visible()
+        expect(reconnect).to_be_hidden()
+        expect_state(page, "offline")
+        login(page, "ana", PASSWORDS["ana"])
+    expect(reconnect).to_be_hidden()
+
+
+def test_the_login_page_shows_no_connection_badge_before_anyone_tried(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    page = tab(contexts(), chat)
+    expect(page.get_by_test_id("login-user")).to_be_visible()
+    status = page.get_by_test_id("status")
+    expect(status).to_be_hidden()
+    expect(page.get_by_text("desconectado")).to_have_count(0)
+    login(page, "ana", PASSWORDS["ana"])
+    expect(status).to_be_visible()
+    expect(status).to_have_text("conectado")
+
+
+def test_the_online_list_says_it_is_stale_while_the_server_is_down(
+    chat: Chat, contexts: Callable[[], BrowserContext]
+) -> None:
+    ana = tab(contexts(), chat, "ana")
+    tab(contexts(), chat, "joao")
+    names = online_names(ana)
+    expect(names).to_have_text([re.compile(r"^ana"), re.compile(r"^joao")])
+    note = ana.get_by_test_id("online-stale")
+    expect(note).to_be_hidden()
+
+    def dot_colors() -> list[str]:
+        return names.evaluate_all("els => els.map(e => getComputedStyle(e, '::before').color)")
+
+    live = dot_colors()
+    assert len(set(live)) == 1
+    chat.stop()
+    expect_state(ana, "reconnecting")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("lista de antes da queda")
+    expect(ana.locator(".online")).to_have_attribute("data-stale", "true")
+    stale = dot_colors()
+    assert len(stale) == 2 and all(color != live[0] for color in stale), (live, stale)
+    chat.start()
+    expect_state(ana, "online")
+    expect(note).to_be_hidden()
+    assert dot_colors()[0] == live[0]
+
+
+def test_load_older_shows_only_when_older_messages_exist(
+    chat_factory: Callable[..., Chat], contexts: Callable[[], BrowserContext]
+) -> None:
+    chat = chat_factory(history=5)
+    older = "carregar anteriores"
+    empty = tab(contexts(), chat, "ana")  # nothing said yet
+    expect(empty.locator("#start")).to_be_visible()
+    expect(empty.get_by_role("button", name=older)).to_be_hidden()
+    post(chat, "bia", ["um", "dois", "três"])  # the whole conversation fits in the history
+    whole = tab(contexts(), chat, "joao")
+    expect_texts(whole, ["um", "dois", "três"])
+    expect(whole.locator("#start")).to_be_visible()  # "início da conversa"
+    expect(whole.get_by_role("button", name=older)).to_be_hidden()
+    post(chat, "bia", ["quatro", "cinco", "seis"])  # now one is older than the history
+    part = tab(contexts(), chat, "bia")
+    expect_texts(part, ["dois", "três", "quatro", "cinco", "seis"])
+    expect(part.get_by_role("button", name=older)).to_be_visible()
+    expect(part.locator("#start")).to_be_hidden()
+    part.get_by_role("button", name=older).click()
+    expect_texts(part, ["um", "dois", "três", "quatro", "cinco", "seis"])
+    expect(part.get_by_role("button", name=older)).to_be_hidden()
+    expect(part.locator("#start")).to_be_visible()
 
 
 def test_long_lines_wrap_at_phone_width(

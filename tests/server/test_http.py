@@ -18,6 +18,7 @@ from chatkit import TIMEOUT, http_get
 
 from wschat.server.http import (
     CONTENT_SECURITY_POLICY,
+    LOOPBACK_CONTENT_SECURITY_POLICY,
     STATIC_FILES,
     HttpReply,
     browser_url,
@@ -118,6 +119,26 @@ def test_the_policy_allows_no_inline_script_and_no_other_host() -> None:
     assert "unsafe" not in CONTENT_SECURITY_POLICY
 
 
+def test_only_a_loopback_server_may_be_framed_and_only_by_pages_of_this_machine() -> None:
+    """JupyterLab on this machine shows the chat in notebook 03 (docs/decisions.md, "Framing")."""
+
+    def policy(loopback_only: bool) -> dict[str, list[str]]:
+        reply = route("/", upgrade=False, origin=None, host="127.0.0.1:8765", secure=False,
+                      allowed=(), loopback_only=loopback_only)
+        assert reply is not None and reply.status == HTTPStatus.OK
+        text = dict(reply.headers)["Content-Security-Policy"]
+        return {part.split()[0]: part.split()[1:] for part in text.split("; ")}
+
+    assert policy(False)["frame-ancestors"] == ["'none'"]
+    assert policy(True)["frame-ancestors"] == [
+        "'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*",
+        "https://127.0.0.1:*",
+    ]
+    # Everything else is the same policy.
+    assert {k: v for k, v in policy(True).items() if k != "frame-ancestors"} == {
+        k: v for k, v in policy(False).items() if k != "frame-ancestors"}
+
+
 @pytest.mark.parametrize(
     ("host", "secure", "url"),
     [
@@ -157,7 +178,7 @@ def test_the_page_has_no_inline_script_style_or_handler() -> None:
     assert "<style" not in html
 
 
-@pytest.mark.parametrize("name", ["app.js", "chat.js"])
+@pytest.mark.parametrize("name", ["app.js", "chat.js", "inspector.js", "panel.js"])
 def test_scripts_never_turn_text_into_markup(name: str) -> None:
     source = static_body(name).decode()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
@@ -189,7 +210,8 @@ def test_files_reach_the_browser_with_their_headers(server: ServerThread) -> Non
         status, headers, body = http_get(server.http_url.rstrip("/") + path)
         assert status == 200, path
         assert headers["Content-Type"] == content_type
-        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        # The server binds 127.0.0.1: pages of this machine may frame it.
+        assert headers["Content-Security-Policy"] == LOOPBACK_CONTENT_SECURITY_POLICY
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert int(headers["Content-Length"]) == len(body)
         assert body == STATIC_DIR.joinpath(name).read_bytes()

@@ -22,6 +22,7 @@ from wschat.core.defaults import WS_PATH
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "LOOPBACK_CONTENT_SECURITY_POLICY",
     "STATIC_FILES",
     "HttpReply",
     "browser_url",
@@ -38,26 +39,45 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
     "/index.html": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/chat.js": ("chat.js", "text/javascript; charset=utf-8"),
+    "/inspector.js": ("inspector.js", "text/javascript; charset=utf-8"),
+    "/panel.js": ("panel.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
+
+_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors "
+)
 
 #: Scripts, styles and images only from this server, no inline script or style, WebSocket
 #: only back to this server ('self' covers ws:// and wss:// on the same host and port), and
 #: the page may not be framed. User text never becomes markup anyway (app.js uses textContent);
 #: this is the second wall.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+CONTENT_SECURITY_POLICY = _POLICY + "'none'"
+
+#: The same, on a server bound to a loopback address: the page may also be framed by a page
+#: of this machine (http or https, localhost or 127.0.0.1, any port), such as JupyterLab
+#: showing the chat inside notebook 03. Only this machine can reach such a server, and a
+#: program on it could talk to the server directly anyway; no other site may frame it.
+#: (CSP has no syntax for an IPv6 literal such as [::1].)
+LOOPBACK_CONTENT_SECURITY_POLICY = _POLICY + (
+    "'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
 )
 
-#: Headers on every static file.
-_STATIC_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cache-Control", "no-cache"),
-)
+
+def _static_headers(policy: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cache-Control", "no-cache"),
+    )
+
+
+#: Headers on every static file: of any server, and of one bound to a loopback address.
+_STATIC_HEADERS = _static_headers(CONTENT_SECURITY_POLICY)
+_LOOPBACK_STATIC_HEADERS = _static_headers(LOOPBACK_CONTENT_SECURITY_POLICY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +198,9 @@ def route(
     so that a load balancer sends nobody new here, and a new WebSocket is refused with 503.
     Once ``failed`` (a task of the server failed: it is stopping), both answer 503 ``failed``.
     ``/metrics`` answers ``metrics()`` (of type ``metrics_type``) when ``metrics_ok`` (see
-    :func:`metrics_allowed`), else 403; 404 when the server has no ``metrics``.
+    :func:`metrics_allowed`), else 403; 404 when the server has no ``metrics``. The static
+    files of a ``loopback_only`` server may be framed by pages of this machine
+    (:data:`LOOPBACK_CONTENT_SECURITY_POLICY`), those of any other by no page.
     """
     bare = path.split("?", 1)[0]
     unavailable = "failed\n" if failed else "draining\n" if draining else None
@@ -204,5 +226,6 @@ def route(
     static = STATIC_FILES.get(bare)
     if static is not None:
         name, content_type = static
-        return HttpReply(HTTPStatus.OK, static_body(name), content_type, _STATIC_HEADERS)
+        headers = _LOOPBACK_STATIC_HEADERS if loopback_only else _STATIC_HEADERS
+        return HttpReply(HTTPStatus.OK, static_body(name), content_type, headers)
     return HttpReply(HTTPStatus.NOT_FOUND, "not found\n")

@@ -14,13 +14,26 @@
 //   new messages began; it moves when the tab is left (to the position then, so that what
 //   arrives while away comes below it) and when the user writes (they are caught up).
 // Messages that arrive while the user watches a tab with no divider get none.
+//
+// The protocol panel ("Ver o protocolo", panel.js) draws what inspector.js makes of every frame
+// and socket event of this tab; the page only records them (ProtocolLog.record, one slot per
+// report) and opens or closes the panel. Messages that came in a replay (a resume with
+// recovered: true) carry the label "reenviada".
+//
+// The tab's keys in sessionStorage end with the window's name when it has one: two frames of
+// one page (notebook 03 shows the chat twice, side by side) share their top tab's storage, and
+// each must keep its own login.
 
 import {
   ChatConnection, Position, TypingThrottle, Typers, badgeTitle, countUnread, isMessage,
   readToSend, socketUrl, typingTarget, typingText,
 } from "./chat.js";
+import { ProtocolLog, stateOf } from "./inspector.js";
+import { Panel } from "./panel.js";
 
-const STORAGE_KEY = "wschat.tab";
+const TAB_SUFFIX = window.name ? `.${window.name}` : "";
+const STORAGE_KEY = `wschat.tab${TAB_SUFFIX}`;
+const PANEL_KEY = `wschat.protocolo${TAB_SUFFIX}`;
 /** Messages kept in sessionStorage, so a reload shows them and resumes after the last one. */
 const KEEP = 500;
 const SAVE_DELAY_MS = 150;
@@ -31,6 +44,7 @@ const TITLE = "wschat";
 const NEAR_END_PX = 48;
 
 const STATUS_TEXT = {
+  idle: "",
   connecting: "conectando…",
   syncing: "sincronizando…",
   online: "conectado",
@@ -45,7 +59,7 @@ const ui = {
   password: $("login-password"), loginSubmit: $("login-submit"), loginError: $("login-error"),
   chat: $("chat"), online: $("online"), scroller: $("scroller"), older: $("older"),
   start: $("start"), messages: $("messages"), outbox: $("outbox"), sendForm: $("send-form"),
-  input: $("input"), typing: $("typing"),
+  input: $("input"), typing: $("typing"), onlineStale: $("online-stale"), drop: $("drop"),
 };
 
 let conn = null; // the ChatConnection of this tab, while logged in (or trying to)
@@ -62,6 +76,13 @@ let readTimer = null;
 const typers = new Typers();
 const typingThrottle = new TypingThrottle();
 let typingTimer = null;
+let replaying = false; // the backlog now arriving is a replay (welcome.recovered)
+let probing = false; // a history request of one message asks only whether older ones exist
+const protocolLog = new ProtocolLog();
+const panel = new Panel({
+  root: $("protocol"), toggle: $("protocol-toggle"), list: $("protocol-rows"), log: protocolLog,
+  storageKey: PANEL_KEY,
+});
 /** The "novas mensagens" line; on the page only while something is below it. */
 const dividerItem = el("li", "divisor", "novas mensagens");
 dividerItem.dataset.testid = "unread-divider";
@@ -143,6 +164,12 @@ function messageElement(m) {
   if (m.to !== null) {
     item.classList.add("privada");
     head.append(el("span", "para", `→ ${m.to}`), el("span", "selo", "privada"));
+  }
+  if (m.replay === true) {
+    item.classList.add("reenviada");
+    const label = el("span", "selo reenvio", "reenviada");
+    label.title = "chegou no replay: o servidor a reenviou quando esta aba reconectou";
+    head.append(label);
   }
   head.append(timeElement(m.ts));
   item.append(head, el("p", "texto", m.text));
@@ -335,11 +362,26 @@ function prependMessages(messages) {
   ui.scroller.scrollTop += ui.scroller.scrollHeight - height; // keep what the reader sees
 }
 
+/**
+ * "carregar anteriores" shows only when older messages exist (more: true). After a login with
+ * history the tab does not know yet, so it asks for one message before the oldest shown; the
+ * answer only tells whether there is more (the list is not changed).
+ */
 function updateOlder() {
   const connected = ui.status.dataset.state === "online";
-  ui.older.hidden = more === false;
+  ui.older.hidden = more !== true;
   ui.start.hidden = more !== false;
   ui.older.disabled = !connected || shown.length === 0 || (conn !== null && conn.historyRef !== null);
+}
+
+function probeOlder() {
+  if (more !== null || probing || conn === null) return;
+  if (shown.length === 0) {
+    more = false; // nothing at all on screen after a login: the conversation is empty
+    updateOlder();
+  } else if (conn.history(shown[0].id, 1)) {
+    probing = true;
+  }
 }
 
 function renderOnline() {
@@ -375,7 +417,13 @@ function renderOutbox(items) {
 function setStatus(state, detail) {
   ui.status.dataset.state = state;
   ui.status.textContent = STATUS_TEXT[state] + (detail ? ` (${detail})` : "");
+  ui.status.hidden = state === "idle";
   ui.reconnect.hidden = !(state === "offline" && conn !== null && conn.welcomed);
+  ui.drop.disabled = state !== "online";
+  // Without a connection nobody tells the tab who left or came: say the list may be old.
+  const stale = state !== "online" && state !== "syncing";
+  ui.online.parentElement.dataset.stale = String(stale);
+  ui.onlineStale.hidden = !stale;
   updateOlder();
   if (conn !== null) renderOutbox(conn.pending());
 }
@@ -413,9 +461,12 @@ const handlers = {
     divider.settle();
     renderDivider();
     scheduleRead();
+    probeOlder();
   },
   welcome(welcome, { firstLogin }) {
     me = welcome.user;
+    replaying = welcome.recovered === true;
+    probing = false; // a request of the old connection gets no answer
     online = new Set(welcome.online);
     renderOnline();
     const redrawn = !welcome.recovered && shown.length > 0;
@@ -441,6 +492,7 @@ const handlers = {
     const { type, id, from, to, text, ts } = m;
     const kept = { type, id, from, to, text, ts };
     if (answers !== null) kept.confirmed = true;
+    if (backlog && replaying) kept.replay = true;
     appendMessage(kept, backlog || sameName(m.from, me));
     stoppedTyping(m.from); // the line they were typing arrived
     if (!backlog) liveMessage(kept);
@@ -464,6 +516,13 @@ const handlers = {
   },
   history(frame) {
     const messages = Array.isArray(frame.messages) ? frame.messages.filter(isMessage) : [];
+    if (probing) { // the question "is there more?": answered by whether one came
+      probing = false;
+      more = messages.length > 0;
+      updateOlder();
+      saveSoon();
+      return;
+    }
     prependMessages(messages);
     renderDivider(); // the position may be among the older messages
     more = frame.more === true;
@@ -474,6 +533,10 @@ const handlers = {
     notice(text, "ajuda");
   },
   error(code, detail, item) {
+    if (probing && conn.historyRef === null) { // the probe was refused: leave the button hidden
+      probing = false;
+      return;
+    }
     const text = item !== null ? `Não enviada: «${outboxText(item)}». ${detail}` : detail;
     notice(text || code, "erro");
   },
@@ -482,13 +545,42 @@ const handlers = {
     saveNow(); // keeps messages and outbox (without the token) for a new login as the same user
     const user = conn.user;
     conn = null;
-    showLogin(user, detail || code);
+    showLogin(user, loginErrorText(code, detail, user));
   },
   stopped(code, reason) {
     setStatus("offline", `código ${code}${reason ? `: ${reason}` : ""}`);
   },
   changed: saveSoon,
 };
+
+/**
+ * Why a login failed, in the user's terms. A password refused with auth_failed means the name
+ * is registered with another password: a name's first login creates the account, so a new
+ * name could not be refused so. Other refusals keep the server's words.
+ */
+function loginErrorText(code, detail, user) {
+  if (code === "auth_failed") {
+    return `A senha não confere: o nome «${user}» já tem conta, criada no primeiro login com ele. `
+      + "Digite a senha usada naquele login, ou escolha outro nome para criar uma conta nova.";
+  }
+  return detail || code;
+}
+
+/**
+ * The page's handlers for one connection: each does nothing once that connection is no longer
+ * the tab's (after a logout its socket still reports its end), and its trace goes to the
+ * protocol log with the connection's state at that moment.
+ */
+function handlersFor(connection) {
+  const bound = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    bound[name] = (...args) => (conn === connection.current ? handler(...args) : undefined);
+  }
+  bound.trace = (dir, frame, info) => {
+    protocolLog.record(dir, frame, info, stateOf(connection.current.machine));
+  };
+  return bound;
+}
 
 function startConnection(options, saved) {
   clearMessages();
@@ -507,7 +599,13 @@ function startConnection(options, saved) {
   // With a restored outbox, the ids on screen tell the connection which messages the tab
   // already showed, so that the answer to a resend of one of them is not shown twice.
   const delivered = saved !== null ? (saved.messages ?? []).map((m) => m.id) : [];
-  conn = new ChatConnection({ url: socketUrl(location), ...options, delivered, handlers });
+  const connection = { current: null };
+  connection.current = new ChatConnection({
+    url: socketUrl(location), ...options, delivered, handlers: handlersFor(connection),
+  });
+  conn = connection.current;
+  replaying = false;
+  probing = false;
   conn.start();
   if (saved !== null && saved.token) showChat();
 }
@@ -535,8 +633,9 @@ function login(event) {
 }
 
 function logout() {
-  if (conn !== null) conn.logout();
-  conn = null;
+  const leaving = conn;
+  conn = null; // first: what the leaving connection reports from now on is not the tab's
+  if (leaving !== null) leaving.logout();
   me = null;
   forget();
   clearMessages();
@@ -546,6 +645,7 @@ function logout() {
   resetReading();
   typers.clear();
   renderTyping();
+  setStatus("offline", "");
   showLogin("", null);
 }
 
@@ -572,6 +672,11 @@ function submitLine(event) {
   ui.input.focus();
 }
 
+/** "Simular queda" (and /cair): the server cuts this connection; the tab reconnects and resumes. */
+function simulateDrop() {
+  if (conn === null || !conn.drop()) notice("Sem conexão agora: a queda só pode ser simulada conectado.", "erro");
+}
+
 function loadOlder() {
   if (conn !== null && shown.length > 0 && conn.history(shown[0].id, 50)) updateOlder();
 }
@@ -582,6 +687,7 @@ ui.loginForm.addEventListener("submit", login);
 ui.sendForm.addEventListener("submit", submitLine);
 ui.input.addEventListener("input", typed);
 ui.older.addEventListener("click", loadOlder);
+ui.drop.addEventListener("click", simulateDrop);
 ui.logout.addEventListener("click", logout);
 ui.reconnect.addEventListener("click", () => conn?.start());
 addEventListener("online", () => conn?.retryNow());
