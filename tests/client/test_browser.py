@@ -1383,7 +1383,11 @@ MEANINGS: list[tuple[str, Any, dict[str, Any], dict[str, Any], str]] = [
      "o navegador avisou um erro na conexão (sem detalhes, por segurança); o close vem em seguida"),
     ("timeout", None, {}, {"phase": "opening"}, "10 s sem welcome: desiste desta conexão e tenta de novo"),
     ("wait", None, {"attempt": 0, "delay": 0.1234}, {"phase": "waiting"},
-     "reconectando em 0,12 s (tentativa 1): uma espera sorteada, com um teto que dobra a cada tentativa"),
+     "reconectando em 123 ms (tentativa 1): uma espera sorteada, com um teto que dobra a cada tentativa"),
+    ("wait", None, {"attempt": 3, "delay": 1.26}, {"phase": "waiting"},
+     "reconectando em 1,3 s (tentativa 4): uma espera sorteada, com um teto que dobra a cada tentativa"),
+    ("wait", None, {"attempt": 0, "delay": 0.0002}, {"phase": "waiting"},
+     "reconectando em menos de 1 ms (tentativa 1): uma espera sorteada, com um teto que dobra a cada tentativa"),
 ]
 
 
@@ -1646,9 +1650,19 @@ def test_the_screenshot_script_draws_its_pictures(tmp_path: Path, chromium: str)
         env={**os.environ, "WSCHAT_CHROMIUM": chromium},
     )
     assert result.returncode == 0, result.stderr
-    for name in ("duas-abas.png", "novas-mensagens.png"):
+    for name in ("duas-abas.png", "novas-mensagens.png", "protocolo.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", name
         width = int.from_bytes(data[16:20], "big")
         height = int.from_bytes(data[20:24], "big")
-        assert width > height > 300, (name, width, height)  # two tabs side by side
+        # two tabs side by side, or one with the panel beside the chat
+        assert width > height > 300, (name, width, height)
+    # The drop-and-return animation: a few frames of two tabs, small enough for a README.
+    from PIL import Image
+
+    animation = tmp_path / "queda-e-volta.gif"
+    assert animation.stat().st_size <= 400 * 1024, animation.stat().st_size
+    with Image.open(animation) as gif:
+        assert gif.format == "GIF" and gif.is_animated and gif.n_frames == 5
+        assert gif.info.get("loop") == 0  # it plays again
+        assert gif.width > 900 and gif.height > 600, gif.size

@@ -19,7 +19,14 @@ export const HIDDEN = "«oculto»";
 /** Keys whose values are secrets wherever they appear in a frame. */
 const SECRET_KEYS = new Set(["password", "token"]);
 
-const seconds = new Intl.NumberFormat("pt-BR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const seconds = new Intl.NumberFormat("pt-BR", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+/** A wait before a retry: "menos de 1 ms", "4 ms", "1,3 s". */
+function delayText(delay) {
+  const ms = Math.round(delay * 1000);
+  if (ms < 1) return "menos de 1 ms";
+  return delay < 1 ? `${ms} ms` : `${seconds.format(delay)} s`;
+}
 
 // -------------------------------------------------------------------- recording
 
@@ -334,7 +341,7 @@ export function explain(dir, raw, info, state) {
     case "error": return "o navegador avisou um erro na conexão (sem detalhes, por segurança); o close vem em seguida";
     case "timeout": return "10 s sem welcome: desiste desta conexão e tenta de novo";
     case "wait":
-      return `reconectando em ${seconds.format(info.delay)} s (tentativa ${info.attempt + 1}): `
+      return `reconectando em ${delayText(info.delay)} (tentativa ${info.attempt + 1}): `
         + "uma espera sorteada, com um teto que dobra a cada tentativa";
     default: break;
   }
