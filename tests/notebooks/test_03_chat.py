@@ -364,3 +364,47 @@ async def check_a_synchronous_websocket_client_chats_with_a_login_line() -> None
             await client.close()
     finally:
         await asyncio.to_thread(server.stop)
+
+
+# --------------------------------------------------------------------------- 9. in the browser
+
+
+def check_the_page_it_shows_twice_is_the_running_servers_and_may_be_framed(web: Any) -> None:
+    """Section 9 leaves a server running for the reader and shows its page in two frames (a
+    browser framing it for real is tests/client/test_browser.py's job)."""
+    import urllib.request
+    from html.parser import HTMLParser
+
+    from wschat.teaching.webpage import page_url, two_tabs
+
+    class Frames(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "iframe":
+                self.found.append(dict(attrs))
+
+    assert web.running
+    url = page_url(web)
+    parser = Frames()
+    parser.feed(two_tabs(web)._repr_html_())
+    assert [frame["src"] for frame in parser.found] == [url, url]
+    assert len({frame["name"] for frame in parser.found}) == 2
+    with urllib.request.urlopen(url, timeout=10) as response:
+        status, policy_text, body = response.status, response.headers["Content-Security-Policy"], response.read()
+    assert status == 200 and b"Ver o protocolo" in body
+    policy = dict(part.split(" ", 1) for part in policy_text.split("; "))
+    assert "http://localhost:*" in policy["frame-ancestors"].split()  # JupyterLab's origin
+
+
+async def check_the_page_shown_in_section_9_serves_a_chat(web: Any) -> None:
+    from wschat import ChatClient
+
+    client = ChatClient(web.url, "leitor", "senha-do-leitor")
+    await client.connect()
+    try:
+        assert client.welcome is not None and client.welcome.user == "leitor"
+    finally:
+        await client.close()
