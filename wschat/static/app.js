@@ -672,7 +672,7 @@ function submitLine(event) {
   ui.input.focus();
 }
 
-/** "Simular queda" (and /cair): the server cuts this connection; the tab reconnects and resumes. */
+/** "Simular queda": the server cuts this connection; the tab reconnects and resumes. */
 function simulateDrop() {
   if (conn === null || !conn.drop()) notice("Sem conexão agora: a queda só pode ser simulada conectado.", "erro");
 }

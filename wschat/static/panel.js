@@ -53,7 +53,6 @@ export class Panel {
   setOpen(open, { remember = true } = {}) {
     this.root.hidden = !open;
     this.toggle.setAttribute("aria-expanded", String(open));
-    document.body.classList.toggle("com-protocolo", open);
     if (open) {
       this.list.replaceChildren(...this.log.entries().map((entry) => this.rowElement(entry)));
       this.log.listener = (entry) => this.append(entry);
