@@ -19,6 +19,7 @@ from http import HTTPStatus
 from importlib import resources
 
 from wschat.core.defaults import WS_PATH
+from wschat.core.hosts import is_loopback_host  # re-exported: the server's check of Host
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -115,24 +116,6 @@ def browser_url(host: str, port: int, *, secure: bool = False) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}/"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for a host name or address that always means this machine (localhost, 127.x, ::1).
-
-    ``host`` may carry a port (``localhost:8765``, ``[::1]:8765``), as a Host header does.
-    """
-    name = host.strip().lower()
-    if name.startswith("["):  # [IPv6] or [IPv6]:port
-        name = name[1:].partition("]")[0]
-    elif name.count(":") == 1:  # name:port or IPv4:port (a bare IPv6 has several colons)
-        name = name.partition(":")[0]
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def origin_allowed(

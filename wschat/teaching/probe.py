@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ipaddress
 import json
 import math
 import re
@@ -79,6 +78,7 @@ from websockets.headers import parse_extension
 
 from wschat.core.defaults import PROBE_TIMEOUT
 from wschat.core.errors import WschatError
+from wschat.core.hosts import is_loopback_host
 from wschat.core.urls import Endpoint, InvalidURL, resolve_redirect, split_url
 from wschat.teaching.offline import is_offline
 
@@ -479,7 +479,7 @@ class _Attempt:
     def _lookup(self, endpoint: Endpoint) -> list[tuple[Any, ...]]:
         host, url = endpoint.host, endpoint.url
         stage = f"name lookup of {host}"
-        if is_offline() and self.resolve is socket.getaddrinfo and not _is_local_name(host):
+        if is_offline() and self.resolve is socket.getaddrinfo and not is_loopback_host(host):
             raise OfflineBlocked(
                 f"WSCHAT_OFFLINE=1: not contacting {host}, which is outside this machine", url=url
             )
@@ -514,7 +514,7 @@ class _Attempt:
         if not addresses:
             raise NameNotFound(f"could not resolve {host}: no addresses", url=url, host=host)
         if is_offline():
-            addresses = [info for info in addresses if _is_loopback(info[4][0])]
+            addresses = [info for info in addresses if is_loopback_host(info[4][0])]
             if not addresses:
                 raise OfflineBlocked(
                     f"WSCHAT_OFFLINE=1: {host} resolves outside this machine", url=url
@@ -841,15 +841,3 @@ def _describe(error: BaseException | None) -> str:
 _CLOCK_SLACK = 0.1
 
 _SSL_DECORATION = re.compile(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$")
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_local_name(host: str) -> bool:
-    """Names that never leave the machine (RFC 6761 ``localhost``) and loopback literals."""
-    return host == "localhost" or host.endswith(".localhost") or _is_loopback(host)
