@@ -34,7 +34,6 @@ LONG_MODULES = {
     "wschat/core/wire.py": "the RFC 6455 codec for teaching: handshake, frames and close, one read",
     "wschat/store/sqlite.py": "one SQL schema and its queries; splitting scatters the schema",
     "wschat/cluster/store.py": "the Redis key layout and its reads, one schema like sqlite.py",
-    "wschat/teaching/probe.py": "each failure of a connection named, step by step",
     "wschat/teaching/pushpoll.py": "a measured experiment: its server, both clients and the table",
 }
 MAX_LINES = 400

@@ -58,8 +58,9 @@ from wschat.teaching.probe import (
     probe,
 )
 
-#: The probe module itself, for monkeypatching its internals.
-probe_module = importlib.import_module("wschat.teaching.probe")
+#: The probe's modules whose internals tests patch: the progress delay, the deadline socket.
+probe_api = importlib.import_module("wschat.teaching.probe.api")
+probe_attempt = importlib.import_module("wschat.teaching.probe.attempt")
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -851,7 +852,7 @@ def test_command_with_default_options_waits_for_a_host_that_wakes_in_20_s() -> N
 
 
 def test_progress_is_called_once_while_the_handshake_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe_module, "PROGRESS_AFTER", 0.2)
+    monkeypatch.setattr(probe_api, "PROGRESS_AFTER", 0.2)
     calls: list[tuple[str, float]] = []
     with scripted_server((1.0, 101)) as server:
         started = time.monotonic()
@@ -865,7 +866,7 @@ def test_progress_is_called_once_while_the_handshake_waits(monkeypatch: pytest.M
 def test_progress_is_not_called_once_the_connection_is_open(monkeypatch: pytest.MonkeyPatch) -> None:
     # The handshake is quick; the first message comes later than PROGRESS_AFTER: that wait is
     # the server's to explain, not a host waking up.
-    monkeypatch.setattr(probe_module, "PROGRESS_AFTER", 0.2)
+    monkeypatch.setattr(probe_api, "PROGRESS_AFTER", 0.2)
 
     async def late(connection: ServerConnection) -> None:
         await asyncio.sleep(0.6)
@@ -899,7 +900,7 @@ def test_a_network_timeout_during_the_handshake_is_retried_once(
 ) -> None:
     # The network, not the probe's deadline, gives up (ETIMEDOUT): a real timeout of that kind
     # takes the kernel minutes, so the socket's first read raises it here.
-    original = probe_module._DeadlineSocket.recv
+    original = probe_attempt.DeadlineSocket.recv
     failures = [TimeoutError(errno.ETIMEDOUT, "Connection timed out")]
 
     def recv(self: Any, bufsize: int) -> bytes:
@@ -907,7 +908,7 @@ def test_a_network_timeout_during_the_handshake_is_retried_once(
             raise failures.pop()
         return original(self, bufsize)
 
-    monkeypatch.setattr(probe_module._DeadlineSocket, "recv", recv)
+    monkeypatch.setattr(probe_attempt.DeadlineSocket, "recv", recv)
     with scripted_server((0.0, 101)) as server:
         result = probe(server.url, timeout=10)
     assert [m.data for m in result.messages] == [GREETING]
