@@ -255,3 +255,36 @@ def test_serve_redis_without_redis_py_names_the_extra(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "wschat serve: --redis needs the redis extra: pip install 'wschat[redis]'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "why"),
+    [
+        ("--port", "70000", "a port is 0-65535"), ("--port", "-1", "a port is 0-65535"),
+        ("--port", "x", "not a whole number"), ("--drain", "-1", "must be 0 or more"),
+        ("--drain", "inf", "must be 0 or more"), ("--rate-limit", "nan", "must be 0 or more"),
+        ("--history", "-1", "must be 0 or more"), ("--history", "2.5", "not a whole number"),
+        ("--max-pending", "0", "must be 1 or more"), ("--node-ttl", "0", "must be a positive number"),
+        ("--ping-timeout", "abc", "not a number"),
+    ],
+)
+def test_serve_number_options_say_what_is_wrong(
+    option: str, value: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["serve", option, value])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m wschat serve: error: argument {option}: {why}: {value!r}"
+    )
+
+
+def test_number_options_take_their_edges() -> None:
+    args = build_parser().parse_args(
+        ["serve", "--port", "0", "--drain", "0", "--rate-limit", "0.5", "--history", "0",
+         "--max-pending", "1", "--node-ttl", "0.01"]
+    )
+    assert (args.port, args.drain, args.rate_limit, args.history, args.max_pending,
+            args.node_ttl) == (0, 0.0, 0.5, 0, 1, 0.01)
+    assert isinstance(args.port, int) and isinstance(args.drain, float)
+    assert build_parser().parse_args(["replica", "--port", "65535"]).port == 65535

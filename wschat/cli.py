@@ -8,11 +8,12 @@ a traceback is never shown to a user.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import ssl
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from wschat.core import defaults
 
@@ -23,54 +24,33 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
-    return value
+#: The number type an option's validator returns.
+N = TypeVar("N", int, float)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
+def _number(kind: Callable[[str], N], allowed: Callable[[N], bool], must: str) -> Callable[[str], N]:
+    """An argparse ``type=`` for a finite number of ``kind`` (int or float) that ``allowed``
+    accepts; bad text is one line naming the option, the value and ``must``."""
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> N:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not (math.isfinite(value) and allowed(value)):
+            raise argparse.ArgumentTypeError(f"{must}: {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535: {text!r}")
-    return value
+# Every number option of every subcommand is one of these.
+_positive_float = _number(float, lambda value: value > 0, "must be a positive number")
+_positive_int = _number(int, lambda value: value >= 1, "must be 1 or more")
+_non_negative_float = _number(float, lambda value: value >= 0, "must be 0 or more")
+_non_negative_int = _number(int, lambda value: value >= 0, "must be 0 or more")
+_port = _number(int, lambda value: 0 <= value <= 65535, "a port is 0-65535")
 
 
 def build_parser() -> argparse.ArgumentParser:
