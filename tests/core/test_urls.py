@@ -7,21 +7,35 @@ import pytest
 from wschat.core.urls import (
     Endpoint,
     InvalidURL,
+    chat_endpoint,
     chat_url,
+    is_chat_server,
     normalize_url,
     resolve_redirect,
     split_url,
 )
 
 ACCEPTED = [
-    # a bare host means wss://HOST/ (the test's server, typed as people type it)
+    # a bare host on the internet means wss://HOST/ (the test's server, typed as people type it)
     ("websocket-fh6l.onrender.com", "wss://websocket-fh6l.onrender.com/"),
-    ("localhost:8766", "wss://localhost:8766/"),
     ("example.com/chat", "wss://example.com/chat"),
     ("example.com/chat?room=1", "wss://example.com/chat?room=1"),
     ("example.com?room=1", "wss://example.com/?room=1"),
-    ("127.0.0.1:8766/ws", "wss://127.0.0.1:8766/ws"),
-    ("[::1]:8766", "wss://[::1]:8766/"),
+    ("8.8.8.8:8765", "wss://8.8.8.8:8765/"),
+    ("intranet:8765", "wss://intranet:8765/"),  # a single-label name is not known to be local
+    # a bare host on this machine or the local network means ws://HOST/ (serve has no TLS)
+    ("localhost:8766", "ws://localhost:8766/"),
+    ("LocalHost", "ws://localhost/"),
+    ("127.0.0.1:8766/ws", "ws://127.0.0.1:8766/ws"),
+    ("[::1]:8766", "ws://[::1]:8766/"),
+    ("0.0.0.0:8765", "ws://0.0.0.0:8765/"),
+    ("192.168.0.10:8765", "ws://192.168.0.10:8765/"),
+    ("10.1.2.3", "ws://10.1.2.3/"),
+    ("[fe80::1]:8765", "ws://[fe80::1]:8765/"),
+    ("raspberrypi.local:8765/ws", "ws://raspberrypi.local:8765/ws"),
+    # ... but a scheme typed is a scheme kept
+    ("wss://127.0.0.1:8765/", "wss://127.0.0.1:8765/"),
+    ("https://localhost:8443", "wss://localhost:8443/"),
     # http(s) means ws(s)
     ("http://127.0.0.1:8766", "ws://127.0.0.1:8766/"),
     ("https://websocket-fh6l.onrender.com", "wss://websocket-fh6l.onrender.com/"),
@@ -150,6 +164,8 @@ def test_unusable_redirects_are_invalid(location: str) -> None:
         ("ws://127.0.0.1:8765/ws", "ws://127.0.0.1:8765/ws"),
         ("https://chat.example", "wss://chat.example/ws"),
         ("chat.example", "wss://chat.example/ws"),
+        ("127.0.0.1:8765", "ws://127.0.0.1:8765/ws"),  # the bare local address of serve
+        ("localhost", "ws://localhost/ws"),
         ("ws://[::1]:8765", "ws://[::1]:8765/ws"),
         ("ws://127.0.0.1:8765/outro", "ws://127.0.0.1:8765/outro"),  # a path is kept
         ("ws://127.0.0.1:8765/?x=1", "ws://127.0.0.1:8765/?x=1"),  # so is a query
@@ -162,3 +178,30 @@ def test_chat_url_means_the_ws_endpoint_when_no_path_is_given(typed: str, endpoi
 def test_chat_url_refuses_what_normalize_url_refuses() -> None:
     with pytest.raises(InvalidURL):
         chat_url("ftp://127.0.0.1/")
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint"),
+    [
+        ("ws://127.0.0.1:8765/", "ws://127.0.0.1:8765/ws"),
+        ("ws://127.0.0.1:8765/index.html?x=1", "ws://127.0.0.1:8765/ws"),
+        ("wss://chat.example/healthz", "wss://chat.example/ws"),
+        ("ws://[::1]:8765/ws", "ws://[::1]:8765/ws"),
+    ],
+)
+def test_chat_endpoint_is_ws_on_the_same_server(url: str, endpoint: str) -> None:
+    assert chat_endpoint(url) == endpoint
+
+
+@pytest.mark.parametrize(
+    ("server", "chat"),
+    [
+        ("wschat", True), ("WSChat", True), ("wschat/1.2", True), (" wschat/1.2 (linux) ", True),
+        (None, False), ("", False), ("  ", False), ("Python/3.11 websockets/17.4", False),
+        ("nginx", False), ("wschatty", False), ("cloudflare wschat", False),
+    ],
+)
+def test_is_chat_server_reads_the_first_product_of_the_server_header(
+    server: str | None, chat: bool
+) -> None:
+    assert is_chat_server(server) is chat

@@ -1,9 +1,13 @@
 """WebSocket URLs as people type them, turned into the one form a client can use.
 
-Pure functions, no I/O. The rules (PROTOCOL.md, ``probe``):
+Pure functions, no I/O. The rules (PROTOCOL.md, ``probe``; decisions.md, "Command line"):
 
-- a bare host such as ``websocket-fh6l.onrender.com`` means ``wss://HOST/``; so do
-  ``host:port`` and ``host/path`` (TLS is the safe default on the public internet);
+- a bare host (no scheme) on the public internet, such as ``websocket-fh6l.onrender.com``,
+  means ``wss://HOST/``; so do ``host:port`` and ``host/path`` (TLS is the safe default
+  there). A bare host that is this machine or the local network (``localhost``,
+  ``127.0.0.1``, ``192.168.0.10``, ``raspberrypi.local``...: :func:`~wschat.core.hosts.is_local_host`)
+  means ``ws://``: a server there has no public certificate, and ``serve`` listens without TLS
+  unless given one;
 - ``http://`` means ``ws://`` and ``https://`` means ``wss://`` (a WebSocket starts as an
   HTTP request, so people often paste the HTTP form); ``ws://`` and ``wss://`` are kept;
 - the scheme is case-insensitive, the host is lowercased, an empty path becomes ``/``,
@@ -12,6 +16,13 @@ Pure functions, no I/O. The rules (PROTOCOL.md, ``probe``):
 Anything else raises :class:`InvalidURL` (a ``ValueError``) whose message is one line
 saying what is wrong: another scheme, nothing at all, no host, a bad port, spaces or control
 characters inside, credentials (``user:pass@``) or a ``#fragment`` (RFC 6455 forbids it).
+
+The chat rule, for ``chat`` and ``probe`` alike: a wschat server serves its browser page at
+``/`` and its WebSocket at ``/ws`` (:data:`CHAT_PATH`), and says who it is in every HTTP
+answer (``Server: wschat``, :func:`is_chat_server`). So an address without a path (the
+browser's ``http://127.0.0.1:8765/``) means, on a wschat server, its endpoint ``/ws``
+(:func:`chat_url`). ``chat`` applies it at once, since it only talks to wschat servers;
+``probe``, which reads any server, applies it when the server's answer says it is wschat.
 """
 
 from __future__ import annotations
@@ -24,19 +35,28 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 from wschat.core.defaults import WS_PATH
 
 from .errors import WschatError
+from .hosts import is_local_host
 
 __all__ = [
     "CHAT_PATH",
+    "SERVER_NAME",
     "Endpoint",
     "InvalidURL",
+    "chat_endpoint",
     "chat_url",
+    "is_chat_server",
     "normalize_url",
     "resolve_redirect",
     "split_url",
+    "swap_tls",
 ]
 
 #: The chat server's WebSocket endpoint (PROTOCOL.md: ``GET /ws``), where its router serves it.
 CHAT_PATH = WS_PATH
+
+#: The product a wschat server names in the ``Server`` header of every HTTP answer, the
+#: handshake's ``101`` included (websockets' ``server_header``).
+SERVER_NAME = "wschat"
 
 #: The schemes a user may type, and the WebSocket scheme each one means.
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
@@ -102,6 +122,8 @@ def chat_url(text: str) -> str:
 
     >>> chat_url("http://127.0.0.1:8765/")
     'ws://127.0.0.1:8765/ws'
+    >>> chat_url("127.0.0.1:8765")
+    'ws://127.0.0.1:8765/ws'
     >>> chat_url("ws://127.0.0.1:8765/ws")
     'ws://127.0.0.1:8765/ws'
     """
@@ -109,7 +131,25 @@ def chat_url(text: str) -> str:
     parts = urlsplit(url)
     if parts.path != "/" or parts.query:
         return url
-    return parts._replace(path=CHAT_PATH).geturl()
+    return chat_endpoint(url)
+
+
+def chat_endpoint(url: str) -> str:
+    """The WebSocket endpoint of the wschat server that ``url`` (any of its addresses, a
+    normalised ``ws://`` or ``wss://`` URL) points at: the same scheme, host and port, the
+    path ``/ws``.
+
+    >>> chat_endpoint("ws://127.0.0.1:8765/index.html?x=1")
+    'ws://127.0.0.1:8765/ws'
+    """
+    return urlsplit(url)._replace(path=CHAT_PATH, query="").geturl()
+
+
+def is_chat_server(server: str | None) -> bool:
+    """True when an HTTP answer's ``Server`` header (None when absent) names a wschat server:
+    its first product token is :data:`SERVER_NAME` (``wschat``, or ``wschat/1.2 ...``)."""
+    products = (server or "").split()
+    return bool(products) and products[0].partition("/")[0].lower() == SERVER_NAME
 
 
 def split_url(text: str) -> Endpoint:
@@ -121,6 +161,23 @@ def split_url(text: str) -> Endpoint:
     port = parts.port if parts.port is not None else _DEFAULT_PORTS[scheme]
     resource = parts.path + (f"?{parts.query}" if parts.query else "")
     return Endpoint(url=url, secure=scheme == "wss", host=host, port=port, resource=resource)
+
+
+def swap_tls(url: str) -> str:
+    """The same server and path with the other scheme, ``ws://`` for ``wss://`` and back,
+    on the same port (written out unless it is the new scheme's default): the fix that a
+    TLS handshake refused by a plain server suggests, or a TLS server closing on plain HTTP.
+
+    >>> swap_tls("wss://127.0.0.1:8765/ws")
+    'ws://127.0.0.1:8765/ws'
+    >>> swap_tls("ws://chat.example/ws")
+    'wss://chat.example:80/ws'
+    """
+    endpoint = split_url(url)
+    scheme = "ws" if endpoint.secure else "wss"
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    port = "" if endpoint.port == _DEFAULT_PORTS[scheme] else f":{endpoint.port}"
+    return f"{scheme}://{host}{port}{endpoint.resource}"
 
 
 def resolve_redirect(base: str, location: str) -> str:
@@ -155,13 +212,16 @@ def _split(text: str) -> tuple[str, SplitResult]:
         missing = _SCHEME_WITHOUT_SLASHES.match(candidate)
         if missing and missing["scheme"].lower() in _SCHEMES:
             raise InvalidURL(f"missing '//' after {missing['scheme']}: in {candidate!r}")
-        scheme, rest = "wss", candidate  # a bare host: TLS, as the public test server needs
+        scheme, rest = "", candidate  # a bare host: chosen below, from where the host is
     if "#" in rest:
         raise InvalidURL(f"a WebSocket URL cannot have a #fragment: {candidate!r}")
     try:
-        parts = urlsplit(f"{scheme}://{rest}")
+        parts = urlsplit(f"{scheme or 'wss'}://{rest}")
     except ValueError as error:  # e.g. unbalanced brackets around an IPv6 address
         raise InvalidURL(f"{error}: {candidate!r}") from None
+    if not scheme:  # TLS on the internet, as the test's server needs; not where no CA reaches
+        scheme = "ws" if is_local_host(parts.hostname or "") else "wss"
+        parts = parts._replace(scheme=scheme)
     return scheme, parts
 
 
