@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from hypothesis import settings
 
 # Set before any test module imports wschat, so notebooks and helpers see it too.
@@ -29,6 +31,17 @@ def replica() -> Iterator[Replica]:
     """A replica of the test's server on a free loopback port, stopped after the test."""
     with Replica() as server:
         yield server
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 from a throwaway CA (trusted by nobody) and its key, as
+    files: ``serve(certfile=..., keyfile=...)`` serves ``wss://`` with them."""
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(certfile)
+    cert.private_key_pem.write_to_path(keyfile)
+    return str(certfile), str(keyfile)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from wschat import GREETING, Replica
 from wschat.cli import build_parser, main
 from wschat.server.thread import BackgroundServer
 from wschat.teaching.probe import DEFAULT_TIMEOUT
+from wschat.teaching.probe.errors import EXIT_CODES
 
 #: Bound on any subprocess here; only reached when a test fails.
 WAIT = 20
@@ -288,3 +289,22 @@ def test_number_options_take_their_edges() -> None:
             args.node_ttl) == (0, 0.0, 0.5, 0, 1, 0.01)
     assert isinstance(args.port, int) and isinstance(args.drain, float)
     assert build_parser().parse_args(["replica", "--port", "65535"]).port == 65535
+
+
+def test_probe_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["probe", "--help"])
+    text = capsys.readouterr().out
+    listed = text[text.index("exit status:"):]
+    flat = " ".join(listed.split())  # summaries may wrap
+    for code, (_kind, summary) in EXIT_CODES.items():
+        assert f" {code} {summary}" in flat, code
+    assert {0, 2, 130, 10} <= set(EXIT_CODES)
+
+
+@pytest.mark.parametrize("command", ["probe", "chat"])
+def test_help_says_what_a_bare_host_means(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "A bare host means wss://HOST/, or ws://HOST/ when it is this machine or the local" in flat

@@ -12,6 +12,7 @@ import math
 import os
 import ssl
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -53,6 +54,33 @@ _non_negative_int = _number(int, lambda value: value >= 0, "must be 0 or more")
 _port = _number(int, lambda value: 0 <= value <= 65535, "a port is 0-65535")
 
 
+#: How a URL without a scheme is read (wschat.core.urls), for --help.
+_BARE_HOST = (
+    "A bare host means wss://HOST/, or ws://HOST/ when it is this machine or the local network"
+    " (localhost, 127.0.0.1, 10.x, 172.16-31.x, 192.168.x, link-local, *.local)."
+)
+
+
+def _probe_exit_codes() -> str:
+    """The probe's exit codes for its --help, from the errors that carry them."""
+    from wschat.teaching.probe.errors import EXIT_CODES
+
+    lines = [
+        textwrap.fill(summary, _WIDTH, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, (_kind, summary) in EXIT_CODES.items()
+    ]
+    return "exit status:\n" + "\n".join(lines)
+
+
+def _fill(*paragraphs: str) -> str:
+    """Paragraphs for a --help that keeps line breaks (RawDescriptionHelpFormatter)."""
+    return "\n\n".join(textwrap.fill(paragraph, _WIDTH) for paragraph in paragraphs)
+
+
+#: Width of the text blocks of --help that are filled here rather than by argparse.
+_WIDTH = 79
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -64,13 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser(
         "probe",
         help="connect to a WebSocket server and print the messages it sends",
-        description="Connect to URL and print every message received until --count "
-        "messages or --timeout seconds. A bare host means wss://HOST/. Free hosts sleep when "
-        "idle and can take up to a minute to wake: after 3 s without an answer a line on "
-        "stderr says the probe is still waiting, and an HTTP 5xx or a reset during the "
-        "handshake is retried once.",
+        description=_fill(
+            "Connect to URL and print every message received until --count messages or "
+            "--timeout seconds.",
+            f"{_BARE_HOST} http(s):// means ws(s)://. On a wschat chat server an address "
+            "without a path means its endpoint /ws, and the probe says at once that such a "
+            "server wants a login (send one with --send '/login NAME PASSWORD').",
+            "Free hosts sleep when idle and can take up to a minute to wake: after 3 s without "
+            "an answer a line on stderr says the probe is still waiting, and an HTTP 5xx or a "
+            "reset during the handshake is retried once.",
+        ),
+        epilog=_probe_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    probe.add_argument("url", metavar="URL")
+    probe.add_argument("url", metavar="URL",
+                       help="e.g. websocket-fh6l.onrender.com, 127.0.0.1:8766 or ws://HOST:PORT/PATH")
     probe.add_argument("--timeout", type=_positive_float, default=defaults.PROBE_TIMEOUT, metavar="S",
                        help="bound on the whole attempt, name lookup and the one retry included"
                             f" (default {defaults.PROBE_TIMEOUT:g}: enough for a sleeping free host to wake)")
@@ -144,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A line-based chat client: /msg NAME TEXT, /who, /help, /quit.",
     )
     chat.add_argument("url", metavar="URL",
-                      help="the server, e.g. ws://127.0.0.1:8765/ws (without a path: /ws)")
+                      help="the server, e.g. 127.0.0.1:8765 or ws://127.0.0.1:8765/ws (without a"
+                      f" path: /ws). {_BARE_HOST}")
     chat.add_argument("--user", required=True, metavar="NAME")
     chat.add_argument("--password", metavar="P",
                       help="or set WSCHAT_PASSWORD; otherwise you are asked")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from wschat.teaching.probe import ConnectionRefused, ProbeError
+from wschat.teaching.probe.errors import EXIT_CODES
 from wschat.teaching.probe_ptbr import EXIT_MEANINGS, MEANINGS, error_classes, exit_meaning, explain
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "probe.md"
@@ -31,10 +32,16 @@ def test_explain_names_the_kind_and_says_what_it_means() -> None:
     assert "77" in exit_meaning(77)
 
 
-def test_the_page_lists_every_exit_code_with_its_kind() -> None:
-    page = DOC.read_text(encoding="utf-8")
+def test_every_failure_has_its_exit_code_listed() -> None:
+    listed = {code: kind for code, (kind, _summary) in EXIT_CODES.items()}
     for cls in error_classes():
         if cls is not ProbeError:
-            assert f"| {cls.exit_code} | `{cls.kind}` |" in page, cls.__name__
-    for code in (0, 2, 130):
-        assert f"| {code} | |" in page
+            assert listed.get(cls.exit_code) == cls.kind, cls.__name__
+    assert set(EXIT_CODES) == set(EXIT_MEANINGS)
+
+
+def test_the_page_lists_every_exit_code_with_its_kind_and_meaning() -> None:
+    page = DOC.read_text(encoding="utf-8")
+    for code, (kind, summary) in EXIT_CODES.items():
+        kind_cell = f" `{kind}` " if kind else " "
+        assert f"| {code} |{kind_cell}| {summary} |" in page, code

@@ -26,6 +26,8 @@ MEANINGS: dict[str, str] = {
                           "do 101",
     "closed_before_message": "o servidor fechou a conexão antes de mandar qualquer mensagem",
     "offline": "bloqueado pelo WSCHAT_OFFLINE=1: o probe não sai desta máquina",
+    "login_required": "é um servidor de chat wschat, que não manda nada antes do login: mande "
+                      "/login NOME SENHA primeiro (--send), ou converse com python -m wschat chat",
 }
 
 #: The exit codes of ``python -m wschat probe`` that no ProbeError carries.

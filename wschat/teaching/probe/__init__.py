@@ -12,6 +12,11 @@ It does each step itself so that a failure can be named and the timeout can boun
    followed here, up to :data:`MAX_REDIRECTS`, each from step 1 again);
 5. optionally one text message sent, then reading until ``count`` messages or the timeout.
 
+A wschat chat server is recognised by the ``Server: wschat`` header of its answers: its
+browser page, at an address without a path, leads to its endpoint ``/ws`` (as for
+``python -m wschat chat``), and without a message to send, :class:`LoginRequired` says at
+once that it wants a login.
+
 Waking a sleeping host. Free hosting tiers (the internship test's server is on one) put a
 service to sleep after about 15 minutes without traffic; the next connection wakes it, and the
 answer to its handshake can take up to about a minute. So, whatever the URL:
@@ -43,6 +48,7 @@ from wschat.teaching.probe.errors import (
     ConnectionFailed,
     ConnectionRefused,
     HandshakeRejected,
+    LoginRequired,
     NameNotFound,
     OfflineBlocked,
     ProbeError,
@@ -65,6 +71,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionRefused",
     "HandshakeRejected",
+    "LoginRequired",
     "NameNotFound",
     "OfflineBlocked",
     "ProbeError",

@@ -45,7 +45,8 @@ def probe(
 ) -> ProbeResult:
     """Connect to ``url``, read up to ``count`` messages within ``timeout`` seconds, close.
 
-    ``url`` is normalised first (a bare host means ``wss://HOST/``; bad text raises
+    ``url`` is normalised first (:func:`~wschat.core.urls.normalize_url`: a bare host means
+    ``wss://HOST/``, or ``ws://HOST/`` on this machine or the local network; bad text raises
     :class:`~wschat.core.urls.InvalidURL`). ``timeout`` bounds the whole attempt, name lookup,
     redirects and the one retry included (default 60 s, enough for a free host to wake up).
     ``send`` is sent once as a text message right after the handshake.
@@ -55,6 +56,11 @@ def probe(
     ``on_progress`` is called at most once, with :data:`PROGRESS_MESSAGE`, when the connection
     is not open yet after :data:`PROGRESS_AFTER` seconds (name lookup to WebSocket handshake);
     it runs in a helper thread, and the probe returns or raises only after it has returned.
+
+    On a wschat chat server (``Server: wschat``), its page at an address without a path leads
+    to its endpoint ``/ws``, and without ``send`` the probe raises
+    :class:`~wschat.teaching.probe.errors.LoginRequired` as soon as the handshake is read
+    (such a server sends nothing before a login).
 
     Returns when ``count`` messages arrived, or when the server closed or the timeout passed
     after at least one. Otherwise raises a :class:`~wschat.teaching.probe.errors.ProbeError`

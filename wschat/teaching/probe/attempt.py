@@ -8,11 +8,16 @@
 :meth:`Attempt.connect` runs them, follows HTTP redirects (up to :data:`MAX_REDIRECTS`, each
 from step 1 again) and retries once a failure that a waking host causes, and returns the open
 WebSocket (:class:`Opened`) or raises one :class:`~wschat.teaching.probe.errors.ProbeError`.
+
+A wschat chat server's page (an answer other than 101 that says ``Server: wschat``, to an
+address without a path) is followed to its endpoint ``/ws`` like a redirect: the chat rule of
+:mod:`wschat.core.urls`, the one ``python -m wschat chat`` applies. A failure that a plain
+server causes on ``wss://``, or that a TLS server may cause on ``ws://``, names the other
+scheme's URL to try.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 import threading
@@ -30,8 +35,18 @@ from websocket import (
     WebSocketTimeoutException,
 )
 
+from wschat.client.tls_failure import looks_like_no_tls, tls_words
 from wschat.core.hosts import is_loopback_host
-from wschat.core.urls import Endpoint, InvalidURL, resolve_redirect, split_url
+from wschat.core.urls import (
+    Endpoint,
+    InvalidURL,
+    chat_endpoint,
+    chat_url,
+    is_chat_server,
+    resolve_redirect,
+    split_url,
+    swap_tls,
+)
 from wschat.teaching.offline import is_offline
 from wschat.teaching.probe.errors import (
     ConnectionFailed,
@@ -244,8 +259,11 @@ class Attempt:
                 url=endpoint.url,
             ) from None
         except OSError as error:  # ssl.SSLError included; a reset during TLS is a TLS failure
+            hint = ""
+            if looks_like_no_tls(error):
+                hint = f"; the server does not seem to speak TLS on this port: try {swap_tls(endpoint.url)}"
             raise TLSFailure(
-                f"TLS handshake with {endpoint.authority} failed: {describe(error)}",
+                f"TLS handshake with {endpoint.authority} failed: {describe(error)}{hint}",
                 url=endpoint.url,
             ) from None
         finally:
@@ -254,7 +272,7 @@ class Attempt:
     def _handshake(
         self, endpoint: Endpoint, sock: socket.socket
     ) -> tuple[WebSocket, DeadlineSocket] | _Redirect:
-        """Run the WebSocket handshake on ``sock``: the open WebSocket, or a redirect."""
+        """Run the WebSocket handshake on ``sock``: the open WebSocket, or where to go next."""
         url = endpoint.url
         stage = "WebSocket handshake"
         wrapped = DeadlineSocket(sock, self.deadline)
@@ -270,12 +288,7 @@ class Attempt:
                 subprotocols=self.subprotocols or None,
             )
         except WebSocketBadStatusException as error:
-            raise HandshakeRejected(
-                f"HTTP {status_text(error.status_code)} instead of 101 Switching Protocols",
-                url=url,
-                status=error.status_code,
-                headers=dict(error.resp_headers or {}),
-            ) from None
+            return self._not_101(endpoint, error.status_code, dict(error.resp_headers or {}))
         except WebSocketTimeoutException:
             if self.deadline - time.monotonic() > _CLOCK_SLACK:  # the network's, not ours
                 failure = ConnectionFailed(
@@ -288,30 +301,46 @@ class Attempt:
             raise ProbeTimeout(stage, url=url, timeout=self.timeout) from None
         except WebSocketConnectionClosedException:
             raise ConnectionFailed(
-                f"{endpoint.authority} closed the connection during the WebSocket handshake",
+                f"{endpoint.authority} closed the connection during the WebSocket handshake"
+                + _tls_hint(endpoint),
                 url=url,
             ) from None
         except WebSocketException as error:
             response = ws.handshake_response
             if response is not None and 300 <= response.status < 400:
-                return _Redirect(response.status, dict(response.headers))
+                headers = dict(response.headers)
+                return _Redirect(response.status, headers, headers.get("location", ""))
             raise ConnectionFailed(f"invalid WebSocket handshake response: {error}", url=url) from None
         except ssl.SSLError as error:
             raise TLSFailure(f"TLS error during the WebSocket handshake: {describe(error)}", url=url) from None
         except OSError as error:
             failure = ConnectionFailed(
                 f"connection to {endpoint.authority} failed during the WebSocket handshake: "
-                f"{describe(error)}",
+                f"{describe(error)}" + _tls_hint(endpoint),
                 url=url,
             )
             failure.retryable = isinstance(error, ConnectionResetError | ConnectionAbortedError)
             raise failure from None
         return ws, wrapped
 
+    def _not_101(self, endpoint: Endpoint, status: int, headers: dict[str, str]) -> _Redirect:
+        """An HTTP status instead of 101: a wschat server's page leads to its endpoint (the
+        chat rule); anything else is HandshakeRejected, naming that endpoint on a wschat
+        server."""
+        url = endpoint.url
+        cause = f"HTTP {status_text(status)} instead of 101 Switching Protocols"
+        if is_chat_server(headers.get("server")):
+            target = chat_url(url)
+            if target != url:
+                return _Redirect(status, headers, target)
+            if chat_endpoint(url) != url:
+                cause += f": a wschat chat server, whose WebSocket endpoint is {chat_endpoint(url)}"
+        raise HandshakeRejected(cause, url=url, status=status, headers=headers)
+
     def _follow(self, endpoint: Endpoint, redirect: _Redirect) -> Endpoint:
         """Where a redirect points; HandshakeRejected when its Location is unusable."""
         try:
-            return split_url(resolve_redirect(endpoint.url, redirect.headers.get("location", "")))
+            return split_url(resolve_redirect(endpoint.url, redirect.location))
         except InvalidURL as error:
             raise HandshakeRejected(
                 f"HTTP {status_text(redirect.status)} redirects to an unusable URL: {error}",
@@ -321,10 +350,12 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class _Redirect:
-    """A 3xx answer to the handshake: its status and headers (lowercase names)."""
+    """An answer to the handshake that leads elsewhere: its status, its headers (lowercase
+    names) and where it leads (a 3xx's Location, or a wschat server's endpoint)."""
 
     status: int
     headers: dict[str, str]
+    location: str
 
 
 def status_text(status: int) -> str:
@@ -340,17 +371,16 @@ def describe(error: BaseException | None) -> str:
     if error is None:
         return "no address to try"
     if isinstance(error, ssl.SSLError):
-        # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" -> the words only
-        text = _SSL_DECORATION.sub("", str(error.args[1] if len(error.args) > 1 else error))
-        reason = getattr(error, "reason", None)
-        if reason == "WRONG_VERSION_NUMBER":
-            text += " (the server does not seem to speak TLS on this port: try ws://)"
-        elif reason == "UNEXPECTED_EOF_WHILE_READING":
-            text = "the server closed the connection in the middle of the TLS handshake"
-        return text.strip() or type(error).__name__
+        if getattr(error, "reason", None) == "UNEXPECTED_EOF_WHILE_READING":
+            return "the server closed the connection in the middle of the TLS handshake"
+        return tls_words(error)
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__
 
 
-_SSL_DECORATION = re.compile(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$")
+def _tls_hint(endpoint: Endpoint) -> str:
+    """For a plain ``ws://`` handshake that the server cut: what a TLS server does with it."""
+    if endpoint.secure:
+        return ""
+    return f"; if the server speaks TLS on this port, try {swap_tls(endpoint.url)}"

@@ -1,5 +1,7 @@
 """What can go wrong in a probe: one :class:`ProbeError` subclass per cause, each with the
-``kind`` a program tests and the ``exit_code`` of ``python -m wschat probe``. No I/O."""
+``kind`` a program tests, the ``exit_code`` of ``python -m wschat probe`` and a ``summary``
+for its ``--help``. :data:`EXIT_CODES` lists every exit code (docs/probe.md too; a test keeps
+the three in step). No I/O."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from wschat.teaching.probe.result import ProbeResult
 
 __all__ = [
     "ABNORMAL_CLOSURE",
+    "EXIT_CODES",
     "ClosedBeforeMessage",
     "ConnectionFailed",
     "ConnectionRefused",
     "HandshakeRejected",
+    "LoginRequired",
     "NameNotFound",
     "OfflineBlocked",
     "ProbeError",
@@ -38,6 +42,7 @@ class ProbeError(WschatError):
 
     kind: ClassVar[str] = "error"
     exit_code: ClassVar[int] = 1
+    summary: ClassVar[str] = "the probe failed"
 
     def __init__(self, cause: str, *, url: str, partial: ProbeResult | None = None) -> None:
         # One line whatever the OS or the server put in the text (a close reason can hold \n).
@@ -61,6 +66,7 @@ class NameNotFound(ProbeError):
 
     kind = "name_not_found"
     exit_code = 3
+    summary = "name not found (DNS)"
 
     def __init__(self, cause: str, *, url: str, host: str) -> None:
         super().__init__(cause, url=url)
@@ -72,6 +78,7 @@ class ConnectionRefused(ProbeError):
 
     kind = "connection_refused"
     exit_code = 4
+    summary = "connection refused: nothing listens on that address and port"
 
 
 class TLSFailure(ProbeError):
@@ -79,6 +86,7 @@ class TLSFailure(ProbeError):
 
     kind = "tls_failure"
     exit_code = 5
+    summary = "TLS failure: certificate not accepted, or no TLS on that port"
 
 
 class ProbeTimeout(ProbeError):
@@ -88,6 +96,7 @@ class ProbeTimeout(ProbeError):
 
     kind = "timeout"
     exit_code = 6
+    summary = "the timeout passed before any message (the message names the step)"
 
     def __init__(
         self, stage: str, *, url: str, timeout: float, partial: ProbeResult | None = None
@@ -102,6 +111,7 @@ class HandshakeRejected(ProbeError):
 
     kind = "handshake_rejected"
     exit_code = 7
+    summary = "handshake rejected: an HTTP status instead of 101 Switching Protocols"
 
     def __init__(self, cause: str, *, url: str, status: int, headers: dict[str, str]) -> None:
         super().__init__(cause, url=url)
@@ -115,6 +125,7 @@ class ClosedBeforeMessage(ProbeError):
 
     kind = "closed_before_message"
     exit_code = 8
+    summary = "the server closed the connection before sending any message"
 
     def __init__(
         self, *, url: str, close_code: int, close_reason: str, partial: ProbeResult
@@ -135,6 +146,7 @@ class ConnectionFailed(ProbeError):
 
     kind = "connection_failed"
     exit_code = 1
+    summary = "the connection failed for another reason (a network error, or a peer that does not speak WebSocket properly)"
 
 
 class OfflineBlocked(ProbeError):
@@ -142,3 +154,43 @@ class OfflineBlocked(ProbeError):
 
     kind = "offline"
     exit_code = 9
+    summary = "WSCHAT_OFFLINE=1 and the URL points outside this machine"
+
+
+class LoginRequired(ProbeError):
+    """A wschat chat server (its handshake answer says ``Server: wschat``), and no ``send``:
+    such a server sends nothing before a login, and only after its login timeout (10 s by
+    default) closes with ``login_required``. Raised as soon as the handshake is read,
+    instead of that wait."""
+
+    kind = "login_required"
+    exit_code = 10
+    summary = "a wschat chat server, which sends nothing before a login (log in with --send)"
+
+    def __init__(self, *, url: str, partial: ProbeResult) -> None:
+        super().__init__(
+            "a wschat chat server, which sends nothing before a login: send "
+            f"'/login NAME PASSWORD' first (--send), or chat with: python -m wschat chat {url} "
+            "--user NAME",
+            url=url,
+            partial=partial,
+        )
+
+
+#: Every exit code of ``python -m wschat probe``: ``code -> (ProbeError.kind or "", summary)``.
+EXIT_CODES: dict[int, tuple[str, str]] = dict(
+    sorted(
+        {
+            0: ("", "at least one message arrived"),
+            2: ("", "invalid URL or arguments"),
+            130: ("", "interrupted (Ctrl+C)"),
+            **{
+                cls.exit_code: (cls.kind, cls.summary)
+                for cls in (
+                    ConnectionFailed, NameNotFound, ConnectionRefused, TLSFailure, ProbeTimeout,
+                    HandshakeRejected, ClosedBeforeMessage, OfflineBlocked, LoginRequired,
+                )
+            },
+        }.items()
+    )
+)

@@ -1,5 +1,10 @@
 """The open WebSocket of a probe: send the one optional message, read until ``count`` messages,
-the timeout or the server's close, then close with 1000."""
+the timeout or the server's close, then close with 1000.
+
+A wschat chat server (``Server: wschat`` in its 101) sends nothing before a login: with no
+message to send, the probe says so at once (:class:`~wschat.teaching.probe.errors.LoginRequired`)
+instead of waiting for the server to give up on the login.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ from websocket import (
     WebSocketTimeoutException,
 )
 
+from wschat.core.urls import is_chat_server
 from wschat.core.wire import FrameError, parse_close
 from wschat.teaching.probe.attempt import Opened, describe
 from wschat.teaching.probe.errors import (
     ABNORMAL_CLOSURE,
     ClosedBeforeMessage,
     ConnectionFailed,
+    LoginRequired,
     ProbeTimeout,
 )
 from wschat.teaching.probe.result import ProbeResult, ReceivedMessage, parse_extensions
@@ -51,6 +58,8 @@ class Session:
         ``on_message``; what was learned. Raises a ProbeError when no message came."""
         started = time.monotonic()
         base = self._handshake_result()
+        if send is None and is_chat_server(base.headers.get("server")):
+            raise LoginRequired(url=self.url, partial=base)
         if send is not None:
             self._send(send, base)
         messages: list[ReceivedMessage] = []
