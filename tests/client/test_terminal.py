@@ -23,6 +23,7 @@ import pytest
 from chatkit import Clients, expect_silence, publish, read_backlog, recv_json, send_json
 from servekit import WAIT, ServeProcess, WschatProcess, wschat_command
 
+from wschat import GREETING, Replica
 from wschat.client.events import (
     Disconnected,
     Error,
@@ -341,6 +342,59 @@ def test_unreachable_server_is_one_line_and_exit_1() -> None:
     done = run_chat(url, "--user", "ana", "--password", PW)
     assert one_line_failure(done, 1) == (
         f"wschat chat: não foi possível conectar a {url}: conexão recusada (o servidor está rodando?)"
+    )
+
+
+async def test_a_bare_local_address_is_plain_ws(
+    server: ServerThread, chat: Callable[..., WschatProcess]
+) -> None:
+    # As a new user types it, from serve's line without the scheme: ws://, not a TLS handshake.
+    ana = chat(f"127.0.0.1:{server.port}", "ana")
+    await line(ana, "* conectado como ana")
+    ana.write("/quit")
+    assert await exit_status(ana) == 0
+    assert ana.stderr.all() == []
+
+
+def test_wss_to_a_plain_server_names_tls_and_suggests_ws(server: ServerThread) -> None:
+    url = f"wss://127.0.0.1:{server.port}/ws"
+    done = run_chat(url, "--user", "ana", "--password", PW)
+    assert one_line_failure(done, 1) == (
+        f"wschat chat: não foi possível conectar a {url}: o servidor não fala TLS nessa porta: "
+        f"tente {server.url}"
+    )
+
+
+def test_ws_to_a_tls_server_suggests_wss(
+    serve: Callable[..., ServerThread], tls_files: tuple[str, str]
+) -> None:
+    certfile, keyfile = tls_files
+    tls_server = serve(certfile=certfile, keyfile=keyfile)
+    url = f"ws://127.0.0.1:{tls_server.port}/ws"
+    done = run_chat(url, "--user", "ana", "--password", PW)
+    assert one_line_failure(done, 1) == (
+        f"wschat chat: não foi possível conectar a {url}: o servidor fechou a conexão sem "
+        f"responder ao handshake; se ele usa TLS nessa porta, tente {tls_server.url}"
+    )
+
+
+def test_another_path_on_the_chat_server_names_its_endpoint(server: ServerThread) -> None:
+    url = f"ws://127.0.0.1:{server.port}/chat"
+    done = run_chat(url, "--user", "ana", "--password", PW)
+    assert one_line_failure(done, 1) == (
+        f"wschat chat: não foi possível conectar a {url}: o servidor respondeu HTTP 404 Not "
+        f"Found em vez de 101: é um servidor wschat, e o endereço do chat nele é {server.url}"
+    )
+
+
+def test_a_server_that_is_not_a_chat_is_named_in_one_line(replica: Replica) -> None:
+    # The replica greets instead of answering the login: no log line besides the failure.
+    url = f"ws://127.0.0.1:{replica.port}/ws"
+    done = run_chat(f"127.0.0.1:{replica.port}", "--user", "ana", "--password", PW)
+    assert one_line_failure(done, 1) == (
+        f"wschat chat: não foi possível conectar a {url}: esse servidor não é um chat wschat: "
+        f"respondeu ao login com {GREETING!r} (para ver o que um servidor WebSocket manda: "
+        f"python -m wschat probe {url})"
     )
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from wschat.core.errors import WschatError
 
-__all__ = ["ChatClientError", "ClientClosed", "ConnectionLost", "DropRefused", "LoginError"]
+__all__ = [
+    "ChatClientError",
+    "ClientClosed",
+    "ConnectionLost",
+    "DropRefused",
+    "LoginError",
+    "NotAChatServer",
+]
 
 
 class ChatClientError(WschatError):
@@ -23,6 +30,15 @@ class LoginError(ChatClientError):
         super().__init__(f"login refused ({code}): {detail}")
         self.code = code
         self.detail = detail
+
+
+class NotAChatServer(ChatClientError):
+    """The first answer to a login was neither ``welcome`` nor ``error``: the server is not a
+    wschat chat server (``answer`` is that first frame, as received)."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(f"unexpected answer to login: {answer!r:.200}")
+        self.answer = answer
 
 
 class ConnectionLost(ChatClientError):

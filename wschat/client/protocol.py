@@ -48,7 +48,7 @@ from wschat.client.events import (
     Welcome,
     parse_event,
 )
-from wschat.client.exceptions import ChatClientError, ConnectionLost, LoginError
+from wschat.client.exceptions import ChatClientError, ConnectionLost, LoginError, NotAChatServer
 from wschat.client.outbox import Outbox, random_refs
 from wschat.core.commands import parse_command
 from wschat.core.defaults import MAX_FRAME
@@ -329,7 +329,7 @@ class ClientProtocol:
         if isinstance(answer, Error):
             self._login_error = answer  # the close (4001) follows
             return "refused"
-        self._finish(ChatClientError(f"unexpected answer to login: {raw!r:.200}"))
+        self._finish(NotAChatServer(raw))
         return "unexpected"
 
     def _welcomed(self, welcome: Welcome) -> None:

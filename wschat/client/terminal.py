@@ -23,7 +23,10 @@ line is sent whole), but it shows those of others.
 Reconnecting is the :class:`~wschat.client.ChatClient`'s job. Standard input is read by a
 thread that feeds an asyncio queue, which works on every platform (Windows has no
 asyncio pipes for the console). Problems are one line on stderr: exit 1 for a refused login
-or a server that cannot be reached, 2 for bad arguments, 130 for Ctrl+C; never a traceback.
+or a server that cannot be reached (the line names the cause and the likely fix:
+:mod:`wschat.client.connect_failure`), 2 for bad arguments, 130 for Ctrl+C; never a
+traceback. The URL is read by :func:`~wschat.core.urls.chat_url`: ``127.0.0.1:8765`` means
+``ws://127.0.0.1:8765/ws``.
 """
 
 from __future__ import annotations
@@ -32,15 +35,15 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
-import socket
 import sys
 import threading
 import time
 import unicodedata
 from collections.abc import Callable
 
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import WebSocketException
 
 from wschat.client.chat import (
     ChatClient,
@@ -49,6 +52,7 @@ from wschat.client.chat import (
     DropRefused,
     LoginError,
 )
+from wschat.client.connect_failure import describe_connect_failure
 from wschat.client.events import (
     Disconnected,
     Error,
@@ -99,6 +103,9 @@ def run_cli(args: argparse.Namespace) -> int:
         if not password:
             _fail("sem senha")
             return 2
+    # The client logs what it skips (a malformed frame...) for programs; here every problem
+    # is the one line below, in Portuguese, so those records go nowhere.
+    logging.getLogger("wschat").addHandler(logging.NullHandler())
     try:
         return asyncio.run(_chat(url, args.user, password))
     except KeyboardInterrupt:
@@ -200,21 +207,6 @@ def _tolerant_streams() -> None:
                 reconfigure(errors="replace")
 
 
-def _describe(error: BaseException) -> str:
-    """Why a connection could not be opened, in one line."""
-    if isinstance(error, ConnectionRefusedError):
-        return "conexão recusada (o servidor está rodando?)"
-    if isinstance(error, socket.gaierror):
-        return "nome do servidor não encontrado"
-    if isinstance(error, TimeoutError):
-        return "tempo esgotado"
-    if isinstance(error, InvalidStatus):
-        return f"o servidor respondeu HTTP {error.response.status_code} em vez de 101"
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    return str(error) or type(error).__name__
-
-
 def _start_stdin_reader(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
     """Read stdin in a daemon thread; each line goes to ``lines``, then None at the end."""
 
@@ -241,8 +233,8 @@ async def _chat(url: str, user: str, password: str) -> int:
     except LoginError as error:
         _fail(f"login recusado ({error.code}): {_clean(error.detail)}")
         return 1
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ChatClientError) as error:
-        _fail(f"não foi possível conectar a {url}: {_describe(error)}")
+    except (OSError, TimeoutError, WebSocketException, ChatClientError) as error:
+        _fail(f"não foi possível conectar a {url}: {describe_connect_failure(error, url)}")
         return 1
     out = _printer()
     out(f"* conectado como {welcome.user}; online: {', '.join(welcome.online)}")
