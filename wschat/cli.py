@@ -216,15 +216,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_replica(args.host, args.port, lambda line: print(line, flush=True))
             return 0
-    except OSError as error:  # e.g. the port is taken: one line, no traceback
-        print(f"wschat {args.command}: {error.strerror or error}", file=sys.stderr)
+    except OSError as error:  # e.g. the replica's port is taken: one line, no traceback
+        reason = None
+        if args.command == "replica":
+            from wschat.server.run import cannot_listen
+
+            reason = cannot_listen(error, args.host, args.port)
+        print(f"wschat {args.command}: {reason or error.strerror or error}", file=sys.stderr)
         return 1
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
 def _serve(args: argparse.Namespace) -> int:
     from wschat.server.config import ServerConfig
-    from wschat.server.run import run_serve, setup_logging
+    from wschat.server.run import CannotListen, run_serve, setup_logging
     from wschat.server.supervise import TaskFailed
     from wschat.store import StoreError, open_store
 
@@ -261,7 +266,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as error:  # e.g. a --redis URL that is not one
         print(f"wschat serve: {error}", file=sys.stderr)
         return 2
-    except StoreError as error:
+    except (StoreError, CannotListen) as error:
         print(f"wschat serve: {error}", file=sys.stderr)
         return 1
     except ssl.SSLError as error:

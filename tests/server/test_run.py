@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import json
 import os
 import re
@@ -44,6 +45,7 @@ from servekit import WAIT, ServeProcess, wschat_command
 from websockets.exceptions import InvalidStatus
 
 from wschat.core import wire
+from wschat.server.run import cannot_listen
 
 PW = "s3nha"
 
@@ -120,15 +122,52 @@ def test_healthz_and_root_over_http(start: Start) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/html")
 
 
-def test_port_in_use_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["serve", "replica"])
+def test_port_in_use_names_the_port_and_what_to_try(tmp_path: Path, command: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         done = subprocess.run(
-            wschat_command("serve", "--port", str(port), "--db", ":memory:"),
+            wschat_command(command, "--port", str(port)),
             cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=WAIT,
             check=False,
         )
-    one_line_error(done)
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr == (
+        f"wschat {command}: port {port} on 127.0.0.1 is already in use by another program: "
+        "choose another with --port N, or --port 0 to take a free one\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("192.0.2.1", "not an address of this machine; use 127.0.0.1 (this machine only), "
+                      "0.0.0.0 (every interface) or one of this machine's addresses"),
+        ("bad..host", "not a valid host name"),
+    ],
+)
+def test_a_host_it_cannot_listen_on_is_named(tmp_path: Path, host: str, why: str) -> None:
+    # 192.0.2.1 is a documentation address (RFC 5737): never one of this machine's.
+    done = run_serve_to_exit("--host", host, "--db", ":memory:", cwd=tmp_path)
+    assert one_line_error(done) == f"wschat serve: cannot listen on --host {host}: {why}"
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+         "cannot listen on --host h.invalid: name not found (Name or service not known); use "
+         "127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of this machine's "
+         "addresses"),
+        (PermissionError(errno.EACCES, "error while attempting to bind on address"),
+         "no permission to listen on port 80 of h.invalid (ports below 1024 need administrator "
+         "rights): use --port N with N above 1023, or --port 0"),
+        (PermissionError(errno.EACCES, "Permission denied", "cert.pem"), None),  # a file's
+        (OSError(errno.EIO, "Input/output error"), None),
+    ],
+)
+def test_cannot_listen_names_only_binding_problems(error: OSError, line: str | None) -> None:
+    assert cannot_listen(error, "h.invalid", 80) == line
 
 
 # --------------------------------------------------------------------------- the database
