@@ -232,8 +232,16 @@ async def test_shows_the_unread_count_marks_what_it_shows_as_read_and_shows_typi
     ana = chat(server.url, "ana")
     await line(ana, "* 3 mensagens não lidas")
     await line(ana, said("bob: m2"))
-    # What the terminal showed is read, in every session of ana's: one notice, the newest.
-    assert await recv_json(tab) == {"type": "read", "id": sent[-1]["id"]}
+    # What the terminal showed is read, in every session of ana's. It marks once per burst of
+    # events it printed: one notice, the newest, unless the backlog reached it in two bursts
+    # (a loaded machine); the position only moves forward and ends at the newest message.
+    ids = [message["id"] for message in sent]
+    notices = [await recv_json(tab)]
+    while notices[-1] != {"type": "read", "id": ids[-1]}:
+        assert len(notices) < len(ids), notices
+        notices.append(await recv_json(tab))
+    marked = [notice["id"] for notice in notices if notice["type"] == "read"]
+    assert len(marked) == len(notices) and marked == sorted(marked, key=ids.index), notices
     await expect_silence(tab)
     await send_json(bob, {"type": "typing"})
     await line(ana, "* bob está digitando…")
