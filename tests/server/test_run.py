@@ -136,6 +136,7 @@ def test_port_in_use_names_the_port_and_what_to_try(tmp_path: Path, command: str
         f"wschat {command}: port {port} on 127.0.0.1 is already in use by another program: "
         "choose another with --port N, or --port 0 to take a free one\n"
     )
+    assert list(tmp_path.iterdir()) == []  # it bound before opening a store: no wschat.db left
 
 
 @pytest.mark.parametrize(

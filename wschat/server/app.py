@@ -114,31 +114,35 @@ class ChatServer:
         cfg = self.config
         supervisor = self.supervisor
         context = self._ssl_context()  # before the store: a bad certificate touches no file
-        await self.store.open()
-        try:
-            await self.bus.start(self.router, supervisor)
-        except BaseException:
-            await self.store.close()
-            raise
-        tasks = [
-            supervisor.spawn("writer", self.publisher.run()),
-            supervisor.spawn("flusher", self.outbox.flusher()),
-        ]
-        try:
-            async with serve(
-                self._connection,
-                cfg.host,
-                cfg.port,
-                process_request=self._process_request,
-                max_size=cfg.max_frame,
-                compression=None,  # chat frames are small: deflate costs CPU and memory per socket
-                ping_interval=None,  # the server's own keepalive: see wschat.server.keepalive
-                close_timeout=cfg.close_timeout,
-                ssl=context,
-                server_header="wschat",
-            ) as server:
+        # Bind before the store opens, accept only once it is open: a port in use or a host
+        # that cannot be used raises here and leaves no database file behind.
+        async with serve(
+            self._connection,
+            cfg.host,
+            cfg.port,
+            process_request=self._process_request,
+            max_size=cfg.max_frame,
+            compression=None,  # chat frames are small: deflate costs CPU and memory per socket
+            ping_interval=None,  # the server's own keepalive: see wschat.server.keepalive
+            close_timeout=cfg.close_timeout,
+            ssl=context,
+            server_header="wschat",
+            start_serving=False,
+        ) as server:
+            await self.store.open()
+            try:
+                await self.bus.start(self.router, supervisor)
+            except BaseException:
+                await self.store.close()
+                raise
+            tasks = [
+                supervisor.spawn("writer", self.publisher.run()),
+                supervisor.spawn("flusher", self.outbox.flusher()),
+            ]
+            try:
                 self._server = server
                 self.port = server.sockets[0].getsockname()[1]
+                await server.start_serving()
                 ready(self.port)
                 await _first_of(stop.wait(), supervisor.failed())
                 self.draining = True  # from now on /healthz and new WebSockets answer 503
@@ -146,13 +150,17 @@ class ChatServer:
                     await self._drain(server)
                 else:
                     await close_all(server, CloseCode.INTERNAL_ERROR, ERROR_REASON)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)  # a task that failed was reported: no exception here
-            with contextlib.suppress(StoreError):
-                await self.bus.stop()
-            await self.store.close()
+            finally:
+                # Every connection is closed (a second close is a no-op) before the tasks and
+                # the store they write to go away.
+                server.close()
+                await server.wait_closed()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks)  # a task that failed was reported: no exception here
+                with contextlib.suppress(StoreError):
+                    await self.bus.stop()
+                await self.store.close()
         if supervisor.failure is not None:
             raise supervisor.failure
 
