@@ -29,12 +29,16 @@ ALLOWED: dict[str, set[str]] = {
 IO_MODULES = {"asyncio", "websockets", "websocket", "sqlite3", "redis", "threading", "socket",
               "ssl", "subprocess", "selectors"}
 
-#: Modules allowed past the size bound, and why.
+#: Modules allowed past the size bound, and why: a reason a reviewer accepts, not "it grew".
+#: An exemption goes once its module is back under the bound (checked below).
 LONG_MODULES = {
-    "wschat/core/wire.py": "the RFC 6455 codec for teaching: handshake, frames and close, one read",
-    "wschat/store/sqlite.py": "one SQL schema and its queries; splitting scatters the schema",
-    "wschat/cluster/store.py": "the Redis key layout and its reads, one schema like sqlite.py",
-    "wschat/teaching/pushpoll.py": "a measured experiment: its server, both clients and the table",
+    "wschat/core/wire.py": "RFC 6455's wire format in the order of the RFC (handshake §4, frames"
+                           " §5, close §7), read top to bottom beside notebook 01 as one text;"
+                           " every part is pure and shares the one Opcode/Frame vocabulary",
+    "wschat/store/sqlite.py": "one SQL schema and the queries that depend on it: a column change"
+                              " must be seen with every statement that reads it",
+    "wschat/cluster/store.py": "the Redis key layout and every command that reads or writes it,"
+                               " one schema in one place like sqlite.py",
 }
 MAX_LINES = 400
 
@@ -136,8 +140,14 @@ def test_no_module_is_long_without_a_reason() -> None:
         name = path.relative_to(ROOT).as_posix()
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if name in LONG_MODULES:
+            assert lines > MAX_LINES, f"{name} has {lines} lines: drop its LONG_MODULES exemption"
             continue
         assert lines <= MAX_LINES, f"{name} has {lines} lines; split it or say why in LONG_MODULES"
+
+
+def test_every_exemption_names_a_module_that_exists() -> None:
+    missing = [name for name in LONG_MODULES if not (ROOT / name).is_file()]
+    assert not missing, f"LONG_MODULES names modules that are gone: {missing}"
 
 
 def test_no_two_tracked_paths_differ_only_in_case() -> None:
