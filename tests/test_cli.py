@@ -62,6 +62,48 @@ def test_probe_timeout_default_is_the_probe_s_60_s() -> None:
     assert args.timeout == DEFAULT_TIMEOUT == 60
 
 
+def test_the_command_line_defaults_are_the_packages_own() -> None:
+    """Each knob is defined once, where its package lives; the command line reads it there,
+    so `wschat serve`, `RedisConfig()`, `RedisStore()`, `RedisBus()`, `probe()` and
+    `Replica`'s command agree (the same objects, not copies of a value)."""
+    import inspect
+
+    from wschat.cluster import defaults as cluster
+    from wschat.cluster.bus import RedisBus
+    from wschat.cluster.config import RedisConfig
+    from wschat.cluster.store import RedisStore
+    from wschat.core import defaults as core
+    from wschat.server.config import ServerConfig
+    from wschat.teaching import replica
+    from wschat.teaching.probe import probe
+
+    parser = build_parser()
+    serve = parser.parse_args(["serve"])
+    assert serve.redis_prefix is cluster.REDIS_PREFIX is RedisConfig("redis://x").prefix
+    assert serve.redis_maxlen is cluster.REDIS_MAXLEN is RedisConfig("redis://x").maxlen
+    assert serve.redis_max_age is cluster.REDIS_MAX_AGE is RedisConfig("redis://x").max_age
+    assert serve.node_ttl is cluster.NODE_TTL is RedisConfig("redis://x").node_ttl
+    store = inspect.signature(RedisStore).parameters
+    assert store["prefix"].default is cluster.REDIS_PREFIX
+    assert store["maxlen"].default is cluster.REDIS_MAXLEN
+    assert store["max_age"].default is cluster.REDIS_MAX_AGE
+    assert inspect.signature(RedisBus).parameters["node_ttl"].default is cluster.NODE_TTL
+    assert not {"REDIS_PREFIX", "REDIS_MAXLEN", "REDIS_MAX_AGE", "NODE_TTL"} & set(vars(core))
+
+    timeout = parser.parse_args(["probe", "x"]).timeout
+    assert timeout is DEFAULT_TIMEOUT is inspect.signature(probe).parameters["timeout"].default
+    assert parser.parse_args(["replica"]).port is replica.PORT
+    assert not {"PROBE_TIMEOUT", "REPLICA_PORT"} & set(vars(core))
+
+    # The server's own knobs: what `serve` passes on is ServerConfig's default.
+    config = ServerConfig()
+    for option, field in [("host", "host"), ("port", "port"), ("rate_limit", "rate_limit"),
+                          ("history", "history"), ("max_replay", "max_replay"),
+                          ("max_pending", "max_pending"), ("ping_interval", "ping_interval"),
+                          ("ping_timeout", "ping_timeout"), ("drain", "drain")]:
+        assert getattr(serve, option) == getattr(config, field), option
+
+
 def test_probe_as_a_process_prints_the_greeting(replica: Replica) -> None:
     done = run_wschat("probe", replica.url, "--timeout", "5")
     assert (done.returncode, done.stdout, done.stderr) == (0, f"{GREETING}\n", "")

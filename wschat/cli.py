@@ -16,7 +16,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from wschat.cluster import defaults as cluster_defaults
 from wschat.core import defaults
+from wschat.teaching import replica as replica_defaults
+from wschat.teaching.probe import api as probe_defaults
 
 if TYPE_CHECKING:
     from wschat.server.bus import Bus
@@ -107,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("url", metavar="URL",
                        help="e.g. websocket-fh6l.onrender.com, 127.0.0.1:8766 or ws://HOST:PORT/PATH")
-    probe.add_argument("--timeout", type=_positive_float, default=defaults.PROBE_TIMEOUT, metavar="S",
+    probe.add_argument("--timeout", type=_positive_float, default=probe_defaults.DEFAULT_TIMEOUT, metavar="S",
                        help="bound on the whole attempt, name lookup and the one retry included"
-                            f" (default {defaults.PROBE_TIMEOUT:g}: enough for a sleeping free host to wake)")
+                            f" (default {probe_defaults.DEFAULT_TIMEOUT:g}: enough for a sleeping free host to wake)")
     probe.add_argument("--count", type=_positive_int, default=1, metavar="N",
                        help="stop after N messages (default 1)")
     probe.add_argument("--send", metavar="TEXT", help="send TEXT once connected")
@@ -130,15 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis", metavar="URL",
                        help="redis://HOST:PORT/N: share the log with other serve processes"
                        " on one Redis (instead of --db)")
-    serve.add_argument("--redis-prefix", default=defaults.REDIS_PREFIX, metavar="P",
-                       help=f"prefix of every Redis key (default {defaults.REDIS_PREFIX})")
-    serve.add_argument("--redis-maxlen", type=_non_negative_int, default=defaults.REDIS_MAXLEN, metavar="N",
-                       help=f"keep about N messages in the stream (default {defaults.REDIS_MAXLEN}; 0: no bound)")
-    serve.add_argument("--redis-max-age", type=_non_negative_float, default=defaults.REDIS_MAX_AGE, metavar="S",
-                       help=f"drop messages older than S seconds (default {defaults.REDIS_MAX_AGE:g}: no bound)")
-    serve.add_argument("--node-ttl", type=_positive_float, default=defaults.NODE_TTL, metavar="S",
+    serve.add_argument("--redis-prefix", default=cluster_defaults.REDIS_PREFIX, metavar="P",
+                       help=f"prefix of every Redis key (default {cluster_defaults.REDIS_PREFIX})")
+    serve.add_argument("--redis-maxlen", type=_non_negative_int, default=cluster_defaults.REDIS_MAXLEN, metavar="N",
+                       help=f"keep about N messages in the stream (default {cluster_defaults.REDIS_MAXLEN}; 0: no bound)")
+    serve.add_argument("--redis-max-age", type=_non_negative_float, default=cluster_defaults.REDIS_MAX_AGE, metavar="S",
+                       help=f"drop messages older than S seconds (default {cluster_defaults.REDIS_MAX_AGE:g}: no bound)")
+    serve.add_argument("--node-ttl", type=_positive_float, default=cluster_defaults.NODE_TTL, metavar="S",
                        help="with --redis: a node silent for S seconds is dead and its users"
-                       f" go offline (default {defaults.NODE_TTL:g})")
+                       f" go offline (default {cluster_defaults.NODE_TTL:g})")
     serve.add_argument("--rate-limit", type=_non_negative_float, default=defaults.RATE_LIMIT, metavar="N",
                        help=f"sends per second per user (default {defaults.RATE_LIMIT:g},"
                        f" bursts of {defaults.BURST_PER_RATE:g}N); 0 turns it off")
@@ -192,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Greets every connection with one message and never echoes.",
     )
     replica.add_argument("--host", default=defaults.HOST, help=f"default {defaults.HOST}")
-    replica.add_argument("--port", type=_port, default=defaults.REPLICA_PORT,
-                         help=f"default {defaults.REPLICA_PORT}; 0 picks a free port")
+    replica.add_argument("--port", type=_port, default=replica_defaults.PORT,
+                         help=f"default {replica_defaults.PORT}; 0 picks a free port")
     return parser
 
 

@@ -91,6 +91,7 @@ from wschat.client.exceptions import (
 )
 from wschat.client.protocol import ClientProtocol
 from wschat.client.pump import Pump
+from wschat.core.events import DEFAULT_HISTORY_LIMIT
 
 __all__ = [
     "RECONNECT_CODES",
@@ -243,7 +244,7 @@ class ChatClient(Pump):
         """
         return await self.send("/help")
 
-    async def history(self, before: str | None = None, limit: int = 50) -> str:
+    async def history(self, before: str | None = None, limit: int = DEFAULT_HISTORY_LIMIT) -> str:
         """Ask for older messages (answered with :class:`History`); return the ref.
 
         The page does not move ``last_id``: it is older than what the client has seen.

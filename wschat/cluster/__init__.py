@@ -6,18 +6,41 @@
   and dead-node cleanup;
 - :mod:`~wschat.cluster.scripts`: the Lua scripts both run inside Redis;
 - :mod:`~wschat.cluster.config`: :class:`RedisConfig` (the ``--redis*`` options) and
-  :func:`redis_node`.
+  :func:`redis_node`;
+- :mod:`~wschat.cluster.defaults`: those options' defaults.
 
 The bus uses only the store's declared node API (:attr:`RedisStore.redis`,
 :meth:`RedisStore.connect`, :meth:`RedisStore.key`, :attr:`RedisStore.prefix`,
 :func:`~wschat.cluster.store.entry_from_stream`), never its private state. Importing this
-package imports redis-py (the ``redis`` extra).
+package's names imports redis-py (the ``redis`` extra); they are imported on first use (PEP
+562), so that the command line can read :mod:`~wschat.cluster.defaults` without redis-py.
 """
 
 from __future__ import annotations
 
-from wschat.cluster.bus import RedisBus
-from wschat.cluster.config import RedisConfig, redis_node
-from wschat.cluster.store import RedisStore
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wschat.cluster.bus import RedisBus
+    from wschat.cluster.config import RedisConfig, redis_node
+    from wschat.cluster.store import RedisStore
 
 __all__ = ["RedisBus", "RedisConfig", "RedisStore", "redis_node"]
+
+_WHERE = {
+    "RedisBus": "wschat.cluster.bus",
+    "RedisConfig": "wschat.cluster.config",
+    "RedisStore": "wschat.cluster.store",
+    "redis_node": "wschat.cluster.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module behind a public name on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wschat.cluster' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

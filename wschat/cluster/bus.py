@@ -47,9 +47,10 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from wschat.cluster.defaults import NODE_TTL
 from wschat.cluster.scripts import PRESENCE
 from wschat.cluster.store import RedisStore, entry_from_stream
-from wschat.core.defaults import NODE_TTL, TYPING_INTERVAL
+from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.model import Entry, log_order
 from wschat.server.bus import Joined, Sink
 from wschat.server.supervise import Streak, Supervisor

@@ -52,9 +52,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from wschat.cluster.defaults import REDIS_MAX_AGE, REDIS_MAXLEN, REDIS_PREFIX
 from wschat.cluster.scripts import APPEND, AWAY, SET_READ, UNREAD, UNREAD_INDEXED
 from wschat.core.credentials import new_epoch
-from wschat.core.defaults import REDIS_MAX_AGE, REDIS_MAXLEN, REDIS_PREFIX
 from wschat.core.model import Draft, Entry
 from wschat.core.names import name_key
 from wschat.store.base import (

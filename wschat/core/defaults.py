@@ -1,5 +1,9 @@
-"""Every default of the command line, defined once: the CLI, the server, the stores and the
-clients read them from here (PROTOCOL.md, "Command line"). No I/O."""
+"""The defaults of the chat server's and clients' command line, defined once: the CLI, the
+server, the stores and the clients read them from here (PROTOCOL.md, "Command line"). No I/O.
+
+The knobs of one package live with it: the Redis options in :mod:`wschat.cluster.defaults`,
+the probe's timeout in :mod:`wschat.teaching.probe.api`, the replica's port in
+:mod:`wschat.teaching.replica`; tests/test_cli.py checks that the command line uses them."""
 
 from __future__ import annotations
 
@@ -19,16 +23,10 @@ __all__ = [
     "MAX_FRAME",
     "MAX_PENDING",
     "MAX_REPLAY",
-    "NODE_TTL",
     "PING_INTERVAL",
     "PING_TIMEOUT",
     "PORT",
-    "PROBE_TIMEOUT",
     "RATE_LIMIT",
-    "REDIS_MAXLEN",
-    "REDIS_MAX_AGE",
-    "REDIS_PREFIX",
-    "REPLICA_PORT",
     "SLOW_CLOSE_TIMEOUT",
     "TOKEN_TTL",
     "TYPING_INTERVAL",
@@ -41,7 +39,6 @@ WS_PATH: Final = "/ws"
 
 HOST: Final = "127.0.0.1"
 PORT: Final = 8765
-REPLICA_PORT: Final = 8766
 #: SQLite file of ``serve`` when neither ``--db`` nor ``--redis`` is given.
 DB_PATH: Final = "wschat.db"
 
@@ -78,14 +75,3 @@ LOGIN_FAILURE_WINDOW: Final = 60.0
 #: Seconds a login token stays valid.
 TOKEN_TTL: Final = 7 * 24 * 60 * 60
 
-REDIS_PREFIX: Final = "wschat:"
-#: About this many messages are kept in the Redis stream (0: no bound).
-REDIS_MAXLEN: Final = 1_000_000
-#: Messages older than this many seconds are dropped from the stream (0: no bound).
-REDIS_MAX_AGE: Final = 0.0
-#: A node silent for this many seconds is dead and its users go offline.
-NODE_TTL: Final = 15.0
-
-#: The probe's budget for the whole attempt: free hosting tiers sleep when idle and take up
-#: to about a minute to wake.
-PROBE_TIMEOUT: Final = 60.0

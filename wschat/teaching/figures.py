@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from wschat.core.defaults import HISTORY, MAX_REPLAY, PROBE_TIMEOUT
+from wschat.core.defaults import HISTORY, MAX_REPLAY
+from wschat.teaching.probe.api import DEFAULT_TIMEOUT as PROBE_TIMEOUT
 from wschat.teaching.replica import GREETING
 
 __all__ = ["GREETING", "HISTORY", "MAX_REPLAY", "PROBE_TIMEOUT", "PUSH_LATENCY_BOUND_MS"]

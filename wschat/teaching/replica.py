@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Final
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from wschat.server.thread import BackgroundServer
 
-__all__ = ["GREETING", "Replica", "handle_connection", "run_replica"]
+__all__ = ["GREETING", "PORT", "Replica", "handle_connection", "run_replica"]
 
 #: The one message the test's server sends to every client.
 GREETING = "Olá mundo! LTIS 2025"
+
+#: The port ``python -m wschat replica`` listens on unless ``--port`` says otherwise (one
+#: above the chat server's, so both can run side by side). ``Replica()`` picks a free one.
+PORT: Final = 8766
 
 
 async def handle_connection(connection: ServerConnection) -> None:

@@ -8,8 +8,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
-from wschat.core.defaults import PROBE_TIMEOUT
 from wschat.core.urls import split_url
 from wschat.teaching.probe.attempt import Attempt, Resolver
 from wschat.teaching.probe.result import ProbeResult, ReceivedMessage
@@ -17,9 +17,9 @@ from wschat.teaching.probe.session import Session
 
 __all__ = ["DEFAULT_TIMEOUT", "PROGRESS_AFTER", "PROGRESS_MESSAGE", "probe"]
 
-#: Seconds a probe may take by default, whatever the URL: a free host asleep takes up to
-#: about a minute to answer the first handshake.
-DEFAULT_TIMEOUT = PROBE_TIMEOUT
+#: Seconds a probe may take by default (``probe()`` and ``python -m wschat probe``), whatever
+#: the URL: a free host asleep takes up to about a minute to answer the first handshake.
+DEFAULT_TIMEOUT: Final = 60.0
 
 #: Seconds without an open connection before ``on_progress`` is called (once).
 PROGRESS_AFTER = 3.0
