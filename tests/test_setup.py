@@ -41,8 +41,25 @@ def test_python_floor_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"
     names = {re.split(r"[<>=]", d)[0] for d in project["dependencies"]}
-    assert {"websockets", "websocket-client", "nest-asyncio"} <= names
+    assert {"websockets", "websocket-client"} <= names
     assert all(">=" in d for d in project["dependencies"]), "pin lower bounds"
+
+
+def test_nest_asyncio_comes_with_the_notebooks_not_the_package() -> None:
+    """No wschat module imports nest_asyncio: it is for a reader in Jupyter
+    (docs/jupyter-and-asyncio.md) and notebook 02's checks, so the kernel extra (which `make
+    lab`, environment.yml and the extra venvs install) brings it, and the core does not."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=; ]", r)[0] for r in requirements}
+
+    assert "nest-asyncio" not in names(project["dependencies"])
+    assert "nest-asyncio" in names(project["optional-dependencies"]["kernel"])
+    assert "wschat[kernel]" in project["optional-dependencies"]["notebooks"]
+    importers = [path for path in (ROOT / "wschat").rglob("*.py")
+                 if re.search(r"^\s*(import|from)\s+nest_asyncio", path.read_text(), re.M)]
+    assert importers == []
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

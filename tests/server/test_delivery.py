@@ -1,4 +1,4 @@
-"""wschat.server.outbox's inner loop: the compiled ``put_each`` against the pure one.
+"""wschat.server.outbox's inner loop: the compiled ``_fanout.put_each`` against ``put_each_py``.
 
 Both run over real loopback connections of a real websockets server, on asyncio's loop and on
 uvloop's, and the raw bytes each client reads are compared with what was written: the same
