@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +12,8 @@ from importlib import metadata
 from typing import Any
 
 import matplotlib
+
+from wschat.teaching.benchread import median_over_runs
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -78,11 +79,6 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def _by_contender(runs: list[Run]) -> dict[str, list[Run]]:
     grouped: dict[str, list[Run]] = {}
     for run in runs:
@@ -103,7 +99,7 @@ def _targets(grouped: dict[str, list[Run]]) -> list[int]:
 
 
 def _step_median(runs: list[Run], clients: int, key: str) -> float | None:
-    return _median([s[key] for r in runs if (s := _step(r, clients)) is not None])
+    return median_over_runs([s[key] for r in runs if (s := _step(r, clients)) is not None])
 
 
 def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None:
@@ -116,7 +112,7 @@ def _pooled_efficiency(runs: list[Run], min_clients: int = 1000) -> float | None
         deliveries = sum(s["deliveries"] for s in steps)
         if cpu > 0:
             values.append(deliveries / cpu)
-    return _median(values)
+    return median_over_runs(values)
 
 
 def _threshold(runs: list[Run], limit_ms: float) -> str:
@@ -167,7 +163,7 @@ def goals(grouped: dict[str, list[Run]], table_max: int) -> list[tuple[str, str,
     sio = grouped.get("socketio", [])
     eff_relay = _pooled_efficiency(relay)
     eff_sio = _pooled_efficiency(sio)
-    relay_ol = _median([r.get("open_loop", {}).get("lat_p99_ms") for r in relay])
+    relay_ol = median_over_runs([r.get("open_loop", {}).get("lat_p99_ms") for r in relay])
     for key in OURS:
         runs = grouped.get(key)
         if not runs:
@@ -182,17 +178,17 @@ def goals(grouped: dict[str, list[Run]], table_max: int) -> list[tuple[str, str,
             ratio = eff / eff_sio
             out.append((f"{name}: deliveries per server CPU-s >= 4.5x python-socketio",
                         f"{ratio:.2f}x ({eff:,.0f} vs {eff_sio:,.0f})", ratio >= 4.5))
-        ol = _median([r.get("open_loop", {}).get("lat_p99_ms") for r in runs])
+        ol = median_over_runs([r.get("open_loop", {}).get("lat_p99_ms") for r in runs])
         if ol is not None and relay_ol is not None:
             out.append((f"{name}: broadcast p99 at 1,000 clients (20/s) <= relay's",
                         f"{ol:.1f} ms vs {relay_ol:.1f} ms", ol <= relay_ol))
         p99 = _step_median(runs, table_max, "lat_p99_ms")
         if p99 is not None:
             out.append((f"{name}: broadcast p99 at {table_max:,} clients <= 150 ms", f"{p99:.1f} ms", p99 <= 150))
-        private = _median([r.get("open_loop", {}).get("private_p99_ms") for r in runs])
+        private = median_over_runs([r.get("open_loop", {}).get("private_p99_ms") for r in runs])
         if private is not None:
             out.append((f"{name}: private p99 under broadcast load <= 5 ms", f"{private:.2f} ms", private <= 5))
-        mem = _median([r["idle"]["bytes_per_conn"] for r in runs])
+        mem = median_over_runs([r["idle"]["bytes_per_conn"] for r in runs])
         if mem is not None:
             out.append((f"{name}: <= 16 KiB per idle connection (no compression)", f"{mem / 1024:.1f} KiB", mem <= 16 * 1024))
     return out
@@ -270,7 +266,7 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
     add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, rs in grouped.items():
         def ol(name: str, rs: list[Run] = rs) -> float | None:
-            return _median([r.get("open_loop", {}).get(name) for r in rs])
+            return median_over_runs([r.get("open_loop", {}).get(name) for r in rs])
         add(f"| {LABELS[key]} | {_fmt(ol('lat_p50_ms'))} | {_fmt(ol('lat_p95_ms'))} | {_fmt(ol('lat_p99_ms'))} | "
             f"{_fmt(ol('private_p50_ms'), '.2f')} | {_fmt(ol('private_p99_ms'), '.2f')} | {_fmt(ol('generator_load'), '.0%')} |")
     add("")
@@ -282,7 +278,7 @@ def write(out: str, meta: dict[str, Any], runs: list[Run]) -> None:
     add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, rs in grouped.items():
         def idle(name: str, part: str = "idle", rs: list[Run] = rs) -> float | None:
-            return _median([r[part].get(name) for r in rs])
+            return median_over_runs([r[part].get(name) for r in rs])
         kib = idle("bytes_per_conn")
         kib_d = idle("bytes_per_conn", "idle_deflate")
         most_kib = idle("most_bytes_per_conn")
@@ -403,9 +399,9 @@ def _plots(out: str, grouped: dict[str, list[Run]]) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [LABELS[k] for k in grouped]
-    plain = [(_median([r["idle"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
-    deflate = [(_median([r["idle_deflate"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
-    rate = [_median([r["idle"]["connects_per_s"] for r in rs]) or 0 for rs in grouped.values()]
+    plain = [(median_over_runs([r["idle"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
+    deflate = [(median_over_runs([r["idle_deflate"]["bytes_per_conn"] for r in rs]) or 0) / 1024 for rs in grouped.values()]
+    rate = [median_over_runs([r["idle"]["connects_per_s"] for r in rs]) or 0 for rs in grouped.values()]
     x = range(len(names))
     axes[0].bar([i - 0.2 for i in x], plain, width=0.4, label="no compression")
     axes[0].bar([i + 0.2 for i in x], deflate, width=0.4, label="client offers deflate")

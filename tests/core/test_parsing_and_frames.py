@@ -27,7 +27,6 @@ from wschat.core.events import (
 )
 from wschat.core.frames import (
     HELP_TEXT,
-    encode,
     error_frame,
     help_frame,
     history_frame,
@@ -392,8 +391,8 @@ ENTRY = Entry("42", "ana", None, "oi a todos", 1764090000.123)
 PRIVATE = Entry("43", "ana", "joao", "olá, João", 1764090001.5, ref="c-2")
 
 
-def test_encode_is_compact_and_keeps_utf8() -> None:
-    assert encode({"a": [1, 2], "b": "é"}) == '{"a":[1,2],"b":"é"}'
+def test_frames_are_compact_and_keep_utf8() -> None:
+    assert message_frame(PRIVATE).startswith('{"type":"message","id":"43","from":"ana","to":"joao","text":"olá, João"')
 
 
 def test_message_frame() -> None:

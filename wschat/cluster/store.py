@@ -69,6 +69,7 @@ from wschat.store.base import (
     before_page,
     check_drafts,
     new_entry,
+    oldest_first,
 )
 
 __all__ = [
@@ -403,9 +404,7 @@ class RedisStore(OpenClose):
         return await self._visible(user_key, "(" + after_id, high, limit, reverse=False)
 
     async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
-        found = await self._visible(user_key, _upper(upto), "-", n, reverse=True)
-        found.reverse()
-        return found
+        return oldest_first(await self._visible(user_key, _upper(upto), "-", n, reverse=True))
 
     async def before(
         self, user_key: str, before_id: str | None, n: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from wschat.core.model import Entry
@@ -12,7 +12,6 @@ from .events import Rejected
 
 __all__ = [
     "HELP_TEXT",
-    "encode",
     "error_frame",
     "help_frame",
     "history_frame",
@@ -49,11 +48,6 @@ Em JSON:
 "ref" (opcional, até 64 caracteres) volta só para você, na mensagem ou no erro.
 Reenviar um "send" com o mesmo "ref" (por exemplo, depois de reconectar) não duplica:
 se ele já foi aceito, a mensagem original volta para você."""
-
-
-def encode(obj: Mapping[str, object]) -> str:
-    """Compact JSON (no spaces, UTF-8 kept as is, no NaN) of one server frame."""
-    return _ENCODER.encode(obj)
 
 
 def _message(entry: Entry) -> dict[str, object]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from wschat.core.errors import WschatError
+from wschat.core.events import is_utf8_safe
 from wschat.core.model import Draft, Entry
 from wschat.core.names import is_valid_name, name_key
 
@@ -37,6 +38,7 @@ __all__ = [
     "before_page",
     "check_drafts",
     "new_entry",
+    "oldest_first",
     "parse_seq_id",
     "upper_bound",
 ]
@@ -279,6 +281,14 @@ def new_entry(entry_id: str, draft: Draft) -> Entry:
     return Entry(entry_id, draft.sender, draft.to, draft.text, float(draft.ts), draft.ref)
 
 
+def oldest_first(newest_first: Iterable[Entry]) -> list[Entry]:
+    """Entries a store read newest first (its index walks down from the top), in log order:
+    what :meth:`Store.recent` and :meth:`Store.before` return."""
+    found = list(newest_first)
+    found.reverse()
+    return found
+
+
 def before_fetch(n: int) -> int:
     """How many visible entries :meth:`Store.before` reads for a page of ``n``: one more
     than the page (``n`` below 0 counts as 0), so :func:`before_page` can tell whether
@@ -294,9 +304,7 @@ def before_page(newest_first: Sequence[Entry], n: int) -> tuple[list[Entry], boo
     ``n`` of them (``n`` below 0 counts as 0) oldest first, and whether there were more.
     """
     n = max(n, 0)
-    page = list(newest_first[:n])
-    page.reverse()
-    return page, len(newest_first) > n
+    return oldest_first(newest_first[:n]), len(newest_first) > n
 
 
 # -- helpers shared by the stores whose ids are sequence numbers (memory, SQLite) --------------
@@ -342,18 +350,9 @@ def check_drafts(drafts: Sequence[Draft]) -> None:
             raise ValueError(f"invalid sender name: {draft.sender!r}")
         if draft.to is not None and not is_valid_name(draft.to):
             raise ValueError(f"invalid recipient name: {draft.to!r}")
-        if not isinstance(draft.text, str) or not _is_utf8(draft.text):
+        if not isinstance(draft.text, str) or not is_utf8_safe(draft.text):
             raise ValueError("draft text must be a str that encodes to UTF-8")
         if not isinstance(draft.ts, (int, float)) or not math.isfinite(draft.ts):
             raise ValueError(f"draft ts must be a finite number: {draft.ts!r}")
-        if draft.ref is not None and not (isinstance(draft.ref, str) and _is_utf8(draft.ref)):
+        if draft.ref is not None and not (isinstance(draft.ref, str) and is_utf8_safe(draft.ref)):
             raise ValueError("draft ref must be None or a str that encodes to UTF-8")
-
-
-def _is_utf8(text: str) -> bool:
-    # json.loads turns "\ud800" into a lone surrogate, which no UTF-8 store (or frame) can hold.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

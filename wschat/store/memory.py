@@ -28,6 +28,7 @@ from wschat.store.base import (
     before_page,
     check_drafts,
     new_entry,
+    oldest_first,
     parse_seq_id,
     upper_bound,
 )
@@ -164,9 +165,7 @@ class MemoryStore(OpenClose):
         return found
 
     async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
-        found = list(islice(self._visible_down(user_key, upper_bound(upto) + 1), max(n, 0)))
-        found.reverse()
-        return found
+        return oldest_first(islice(self._visible_down(user_key, upper_bound(upto) + 1), max(n, 0)))
 
     async def before(
         self, user_key: str, before_id: str | None, n: int

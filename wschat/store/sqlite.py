@@ -51,6 +51,7 @@ from wschat.store.base import (
     before_page,
     check_drafts,
     new_entry,
+    oldest_first,
     parse_seq_id,
     upper_bound,
 )
@@ -410,9 +411,7 @@ class SQLiteStore(OpenClose):
         return [_entry(row) for row in rows]
 
     async def recent(self, user_key: str, n: int, upto: str | None = None) -> list[Entry]:
-        found = self._down(user_key, upper_bound(upto), n)
-        found.reverse()
-        return found
+        return oldest_first(self._down(user_key, upper_bound(upto), n))
 
     async def before(
         self, user_key: str, before_id: str | None, n: int

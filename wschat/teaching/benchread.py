@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LABELS", "fanout", "label", "open_loop", "read_raw", "runs_per_contender"]
+__all__ = ["LABELS", "fanout", "label", "median_over_runs", "open_loop", "read_raw",
+           "runs_per_contender"]
 
 #: Chart names, in Portuguese, of the contenders known today.
 LABELS = {
@@ -50,6 +52,14 @@ def read_raw(path: str | Path) -> Raw:
     return raw
 
 
+def median_over_runs(values: Iterable[object]) -> float | None:
+    """The median of the numbers among ``values`` (one per run); a run that lacks the value
+    (None, or anything not a number) does not count. None when no run has it. The one median
+    of the benchmark's figures: :func:`fanout`, :func:`open_loop` and benchmarks/report.py."""
+    present = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return statistics.median(present) if present else None
+
+
 def label(contender: str) -> str:
     """The name a chart shows for ``contender``: :data:`LABELS`, else the key itself."""
     return LABELS.get(contender, contender)
@@ -66,28 +76,28 @@ def runs_per_contender(raw: Raw) -> dict[str, int]:
 def fanout(raw: Raw, metrics: tuple[str, ...] = ("deliveries_per_cpu_s", "lat_p95_ms")) -> Table:
     """contender -> clients -> metric -> the median over runs (a run without that step or
     metric does not count). Contenders in order of first appearance, client counts ascending."""
-    values: dict[str, dict[int, dict[str, list[float]]]] = {}
+    values: dict[str, dict[int, dict[str, list[object]]]] = {}
     for run in raw["runs"]:
         steps = values.setdefault(run["contender"], {})
         for step in run["steps"]:
             per_metric = steps.setdefault(int(step["clients"]), {m: [] for m in metrics})
             for metric in metrics:
-                if isinstance(step.get(metric), int | float):
-                    per_metric[metric].append(float(step[metric]))
-    return {
-        contender: {
-            clients: {m: statistics.median(v) for m, v in by_metric.items() if v}
-            for clients, by_metric in sorted(steps.items())
-        }
-        for contender, steps in values.items()
-    }
+                per_metric[metric].append(step.get(metric))
+    return {contender: {clients: _medians(by_metric) for clients, by_metric in sorted(steps.items())}
+            for contender, steps in values.items()}
+
+
+def _medians(by_metric: dict[str, list[object]]) -> dict[str, float]:
+    """metric -> :func:`median_over_runs` of its values, leaving out a metric no run has."""
+    medians = {metric: median_over_runs(values) for metric, values in by_metric.items()}
+    return {metric: median for metric, median in medians.items() if median is not None}
 
 
 def open_loop(raw: Raw) -> dict[str, dict[str, float]]:
     """contender -> the open-loop phase (1,000 clients, broadcasts at a fixed rate): the median
     over runs of ``deliveries_per_cpu_s`` (deliveries per server CPU-second), ``lat_p99_ms``
     and ``private_p99_ms``. Runs without that phase (or a metric) do not count."""
-    values: dict[str, dict[str, list[float]]] = {}
+    values: dict[str, dict[str, list[object]]] = {}
     for run in raw["runs"]:
         phase = run.get("open_loop")
         if not isinstance(phase, dict):
@@ -97,9 +107,5 @@ def open_loop(raw: Raw) -> dict[str, dict[str, float]]:
         if isinstance(cpu, int | float) and cpu > 0 and isinstance(deliveries, int | float):
             per_metric.setdefault("deliveries_per_cpu_s", []).append(deliveries / cpu)
         for metric in ("lat_p99_ms", "private_p99_ms"):
-            if isinstance(phase.get(metric), int | float):
-                per_metric.setdefault(metric, []).append(float(phase[metric]))
-    return {
-        contender: {m: statistics.median(v) for m, v in by_metric.items()}
-        for contender, by_metric in values.items()
-    }
+            per_metric.setdefault(metric, []).append(phase.get(metric))
+    return {contender: _medians(by_metric) for contender, by_metric in values.items()}
