@@ -8,18 +8,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_STAMP := $(VENV)/.wschat-lab-installed
 STAMP := $(VENV)/.wschat-installed
+FANOUT_STAMP := $(VENV)/.wschat-fanout-built
 
 .PHONY: lab test install pythons browser redis-server bench bench-node bench-libuv clean
 
 # JupyterLab serves the whole repository (the notebooks link to docs/ and show its images) and
 # opens on notebooks/. Root may run it (containers, CI-like machines): Jupyter wants to be told.
-lab: $(LAB_STAMP)
+lab: $(LAB_STAMP) $(FANOUT_STAMP)
 	$(BIN)/jupyter lab --FileContentsManager.preferred_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP) browser redis-server pythons
+test: $(STAMP) $(FANOUT_STAMP) browser redis-server pythons
 	WSCHAT_OFFLINE=1 $(BIN)/python -m pytest
 
-install: $(STAMP)
+install: $(STAMP) $(FANOUT_STAMP)
 
 # Reinstalls whenever pyproject.toml changes; the stamps keep later runs fast. `make lab`
 # installs only what the notebooks need; `make test` adds the test tools on top.
@@ -34,6 +35,19 @@ $(LAB_STAMP): pyproject.toml
 $(STAMP): $(LAB_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
 	@touch $(STAMP)
+
+# The compiled fan-out (wschat/server/_fanout.c, see setup.py) is built in place by the
+# editable install above; nothing else would rebuild it when _fanout.c or setup.py change, and
+# the suite would go on testing a stale .so. So: when either is newer than the built module,
+# drop the module and reinstall (no dependencies), which compiles it again. A fresh install
+# has just built it and skips this.
+$(FANOUT_STAMP): wschat/server/_fanout.c setup.py | $(LAB_STAMP)
+	@if [ -z "$$(find wschat/server -maxdepth 1 -name '_fanout*.so' -newer wschat/server/_fanout.c -newer setup.py)" ]; then \
+	  echo "make: wschat/server/_fanout.c or setup.py changed: rebuilding the compiled fan-out"; \
+	  rm -f wschat/server/_fanout*.so; \
+	  $(BIN)/python -m pip install --quiet --no-deps -e .; \
+	fi
+	@touch $@
 
 # The browser tests (tests/client/test_browser.py) drive a real Chromium with Playwright; Playwright's
 # own browser download does not work offline, so they use the system's browser. When none is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -31,10 +32,28 @@ def test_environment_yml_installs_the_same_extras_as_make() -> None:
 def test_make_lab_installs_the_notebooks_needs_only() -> None:
     """`make lab` installs the notebook extra alone; the test tools come with `make test`."""
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^lab: \$\(LAB_STAMP\)$", makefile, re.M)
+    assert re.search(r"^lab: \$\(LAB_STAMP\) \$\(FANOUT_STAMP\)$", makefile, re.M)
     lab_rule = makefile.split("$(LAB_STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
     assert "pip install --quiet -e '.[notebooks]'" in lab_rule
     assert "test" not in lab_rule.replace("MAKECMDGOALS", "")
+
+
+@pytest.mark.parametrize("changed", ["wschat/server/_fanout.c", "setup.py"])
+@pytest.mark.parametrize("goal", ["install", "test", "lab"])
+def test_make_rebuilds_the_compiled_fanout_when_its_sources_change(goal: str, changed: str) -> None:
+    """A stale wschat/server/_fanout*.so must not go on being tested: with ``changed`` newer
+    than everything (make -W), `make GOAL` drops the built module and reinstalls, which
+    compiles it again. (make -n: nothing is run.)"""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("no make on this machine: the Makefile's rules were not checked")
+    done = subprocess.run([make, "-n", "-W", changed, goal], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    plan = done.stdout
+    drop = plan.find("rm -f wschat/server/_fanout*.so")
+    assert drop >= 0, plan
+    assert plan.find("pip install --quiet --no-deps -e .", drop) > drop, plan
 
 
 def test_python_floor_matches_pyproject() -> None:

@@ -164,7 +164,8 @@ PyDoc_STRVAR(put_each_doc,
 "than ``max_pending`` bytes; append (session, error) to the list ``broken`` for each session\n"
 "whose write raised. Same contract as wschat.server.outbox.put_each_py.");
 
-static PyObject *put_each(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *put_each(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self; /* the module: METH_FASTCALL passes it, nothing here needs it */
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "put_each() takes 5 arguments");
         return NULL;
@@ -205,8 +206,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "wschat.server._fanout",
-    "The fan-out's inner loop in C (see wschat/server/_fanout.c).", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "wschat.server._fanout",
+    .m_doc = "The fan-out's inner loop in C (see wschat/server/_fanout.c).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
