@@ -2,7 +2,7 @@
 
 Everything else is in pyproject.toml. Where there is no C compiler (Windows without build
 tools, a bare macOS) or no POSIX sockets, the build skips it and wschat uses the pure-Python
-loop that gives the same bytes (wschat.server.outbox.put_each_py).
+loop that gives the same bytes (wschat.server.writer.put_each_py).
 """
 
 import os

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.metrics_cost [N ...]`` builds the server's send path after the commit
 (:class:`wschat.server.router.Router` over a :class:`~wschat.server.registry.Registry` and an
-:class:`~wschat.server.outbox.Outbox`) with N live sessions on fake connections (a transport
+:class:`~wschat.server.writer.Outbox`) with N live sessions on fake connections (a transport
 that only counts bytes: no sockets, so the figure is the server's own CPU, not the kernel's)
 and times ``Router.deliver`` of one public message plus writing out every deferred byte,
 with the server's metrics as they are and with
@@ -23,11 +23,11 @@ from websockets.protocol import State
 from wschat.core.model import Entry
 from wschat.server.config import ServerConfig
 from wschat.server.metrics import Metrics
-from wschat.server.outbox import Outbox
 from wschat.server.registry import Registry
 from wschat.server.router import Router
 from wschat.server.session import Session
 from wschat.server.supervise import Supervisor
+from wschat.server.writer import Outbox
 
 __all__ = ["main", "time_broadcast"]
 

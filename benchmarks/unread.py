@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 from websockets.asyncio.client import connect
 
-from wschat.cluster.config import RedisConfig
-from wschat.cluster.store import RedisStore
+from wschat.cluster.redis_config import RedisConfig
+from wschat.cluster.redis_store import RedisStore
 from wschat.core.credentials import hash_password, new_token, token_hash
 from wschat.core.defaults import UNREAD_CAP
 from wschat.core.model import Draft

@@ -37,8 +37,8 @@ LONG_MODULES = {
                            " every part is pure and shares the one Opcode/Frame vocabulary",
     "wschat/store/sqlite.py": "one SQL schema and the queries that depend on it: a column change"
                               " must be seen with every statement that reads it",
-    "wschat/cluster/store.py": "the Redis key layout and every command that reads or writes it,"
-                               " one schema in one place like sqlite.py",
+    "wschat/cluster/redis_store.py": "the Redis key layout and every command that reads or writes"
+                                     " it, one schema in one place like sqlite.py",
 }
 MAX_LINES = 400
 
@@ -159,3 +159,18 @@ def test_no_two_tracked_paths_differ_only_in_case() -> None:
             prefix = "/".join(path.split("/")[:i])
             other = seen.setdefault(prefix.casefold(), prefix)
             assert other == prefix, f"{other!r} and {prefix!r} differ only in letter case"
+
+
+def test_no_two_modules_share_a_basename() -> None:
+    """A name says which side it is on: ``cluster/redis_bus`` beside ``server/bus``, never two
+    ``bus`` modules (a traceback, an import or a search for ``bus.py`` would be ambiguous).
+    Packages count by their folder's name (``cluster/redis_store.py`` would repeat ``store/``)."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "__init__.py":
+            where.setdefault(path.stem, []).append(path.relative_to(ROOT).as_posix())
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        if init.parent != PACKAGE:
+            where.setdefault(init.parent.name, []).append(init.parent.relative_to(ROOT).as_posix() + "/")
+    repeated = {name: paths for name, paths in where.items() if len(paths) > 1}
+    assert not repeated, f"modules that share a basename (rename one to say its side): {repeated}"

@@ -22,7 +22,7 @@ from wschat import GREETING, Replica
 from wschat.cli import build_parser, main
 from wschat.server.thread import BackgroundServer
 from wschat.teaching.probe import DEFAULT_TIMEOUT
-from wschat.teaching.probe.errors import EXIT_CODES
+from wschat.teaching.probe.failures import EXIT_CODES
 
 #: Bound on any subprocess here; only reached when a test fails.
 WAIT = 20
@@ -68,10 +68,10 @@ def test_the_command_line_defaults_are_the_packages_own() -> None:
     `Replica`'s command agree (the same objects, not copies of a value)."""
     import inspect
 
-    from wschat.cluster import defaults as cluster
-    from wschat.cluster.bus import RedisBus
-    from wschat.cluster.config import RedisConfig
-    from wschat.cluster.store import RedisStore
+    from wschat.cluster import redis_defaults as cluster
+    from wschat.cluster.redis_bus import RedisBus
+    from wschat.cluster.redis_config import RedisConfig
+    from wschat.cluster.redis_store import RedisStore
     from wschat.core import defaults as core
     from wschat.server.config import ServerConfig
     from wschat.teaching import replica

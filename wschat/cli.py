@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from wschat.cluster import defaults as cluster_defaults
+from wschat.cluster import redis_defaults as cluster_defaults
 from wschat.core import defaults
 from wschat.teaching import replica as replica_defaults
 from wschat.teaching.probe import api as probe_defaults
@@ -66,7 +66,7 @@ _BARE_HOST = (
 
 def _probe_exit_codes() -> str:
     """The probe's exit codes for its --help, from the errors that carry them."""
-    from wschat.teaching.probe.errors import EXIT_CODES
+    from wschat.teaching.probe.failures import EXIT_CODES
 
     lines = [
         textwrap.fill(summary, _WIDTH, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)

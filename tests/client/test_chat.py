@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection, serve
 
-from wschat.client.chat import ChatClient, ClientClosed, ConnectionLost, LoginError
+from wschat.client.chat_client import ChatClient, ClientClosed, ConnectionLost, LoginError
 from wschat.client.events import (
     Disconnected,
     Error,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from wschat.client.chat import ChatClient
+from wschat.client.chat_client import ChatClient
 from wschat.client.events import Disconnected, Reconnected
 from wschat.server.thread import ServerThread
 

@@ -14,8 +14,8 @@ import pytest
 from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
 from server.test_bus import Recorder, supervisor
 
-from wschat.cluster.bus import RedisBus
-from wschat.cluster.store import RedisStore
+from wschat.cluster.redis_bus import RedisBus
+from wschat.cluster.redis_store import RedisStore
 from wschat.core.model import Draft, log_order
 from wschat.teaching.redis_server import RedisServer
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from rediskit import fresh_prefix, need_redis_server, redis_server  # noqa: F401 - a fixture
 
-from wschat.cluster.store import RedisStore, entry_from_stream, parse_stream_id, safe_url
+from wschat.cluster.redis_store import RedisStore, entry_from_stream, parse_stream_id, safe_url
 from wschat.core.model import Draft, log_order
 from wschat.store import StoreError
 from wschat.teaching.redis_server import RedisServer

@@ -19,8 +19,8 @@ from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
 from server.test_server import *  # noqa: F403 - the tests to run again
 from server.test_server import PW, Serve
 
-from wschat.cluster.bus import RedisBus
-from wschat.cluster.config import RedisConfig
+from wschat.cluster.redis_bus import RedisBus
+from wschat.cluster.redis_config import RedisConfig
 from wschat.server.thread import ServerThread
 from wschat.teaching.redis_server import RedisServer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wschat.core.commands import LOGIN_USAGE, MSG_USAGE, parse_command, parse_login_line
-from wschat.core.events import (
+from wschat.core.requests import (
     MAX_PASSWORD,
     MAX_TEXT,
     Drop,

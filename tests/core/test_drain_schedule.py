@@ -1,4 +1,4 @@
-"""The drain schedule (wschat.core.drain): which connection closes when, as plain data."""
+"""The drain schedule (wschat.core.drain_schedule): which connection closes when, as plain data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wschat.core.drain import drain_schedule
+from wschat.core.drain_schedule import drain_schedule
 
 
 def test_closes_are_spread_evenly_from_zero_within_the_window() -> None:

@@ -8,23 +8,6 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from wschat.core.events import (
-    DEFAULT_HISTORY_LIMIT,
-    MAX_TEXT,
-    ClientEvent,
-    Drop,
-    HelpRequest,
-    HistoryRequest,
-    Login,
-    Logout,
-    ReadMark,
-    Rejected,
-    Resume,
-    Send,
-    Typing,
-    WhoRequest,
-    already_logged_in,
-)
 from wschat.core.frames import (
     HELP_TEXT,
     error_frame,
@@ -41,6 +24,23 @@ from wschat.core.frames import (
 from wschat.core.model import Entry
 from wschat.core.names import is_valid_name
 from wschat.core.parsing import parse_frame
+from wschat.core.requests import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_TEXT,
+    ClientEvent,
+    Drop,
+    HelpRequest,
+    HistoryRequest,
+    Login,
+    Logout,
+    ReadMark,
+    Rejected,
+    Resume,
+    Send,
+    Typing,
+    WhoRequest,
+    already_logged_in,
+)
 
 
 def frame(**fields: object) -> str:

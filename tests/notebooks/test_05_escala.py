@@ -162,7 +162,7 @@ def check_redis_ana_resumed_on_the_other_node_without_a_gap(
 
 
 def check_the_defaults_the_text_quotes() -> None:
-    from wschat.cluster import defaults
+    from wschat.cluster import redis_defaults as defaults
 
     assert defaults.NODE_TTL == 15.0  # "o padrão é 15 s"
     assert defaults.REDIS_MAXLEN == 1_000_000  # "cerca de 1.000.000 de mensagens"

@@ -1,4 +1,4 @@
-"""wschat.server.outbox's inner loop: the compiled ``_fanout.put_each`` against ``put_each_py``.
+"""wschat.server.writer's inner loop: the compiled ``_fanout.put_each`` against ``put_each_py``.
 
 Both run over real loopback connections of a real websockets server, on asyncio's loop and on
 uvloop's, and the raw bytes each client reads are compared with what was written: the same
@@ -28,9 +28,9 @@ from websockets.protocol import State
 
 from wschat.core import wire
 from wschat.core.fanout import text_frame
-from wschat.server import outbox
-from wschat.server.outbox import COMPILED, direct_fd, put_each_py
+from wschat.server import writer
 from wschat.server.session import Session
+from wschat.server.writer import COMPILED, direct_fd, put_each_py
 
 uvloop = pytest.importorskip("uvloop") if os.name != "nt" else None
 
@@ -175,7 +175,7 @@ class CountingTransport:
 
 def test_the_compiled_loop_is_what_the_server_uses_when_built() -> None:
     compiled()
-    assert outbox.put_each is not put_each_py
+    assert writer.put_each is not put_each_py
 
 
 @pytest.mark.parametrize("impl", IMPLS)

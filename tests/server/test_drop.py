@@ -29,7 +29,7 @@ from chatkit import (
 from rediskit import fresh_prefix, need_redis_server
 from websockets.asyncio.client import ClientConnection
 
-from wschat.cluster.config import RedisConfig
+from wschat.cluster.redis_config import RedisConfig
 from wschat.server.thread import ServerThread
 from wschat.teaching.redis_server import RedisServer
 

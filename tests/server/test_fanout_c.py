@@ -5,7 +5,7 @@ The direct ``send()`` of ``_fanout.put_each`` (docs/decisions.md, "The fan-out's
 C") relies on two things that no public API promises:
 
 - the plain TCP transports are the private classes named in
-  ``wschat.server.outbox._PLAIN_TRANSPORTS`` (asyncio's ``_SelectorSocketTransport``, uvloop's
+  ``wschat.server.writer._PLAIN_TRANSPORTS`` (asyncio's ``_SelectorSocketTransport``, uvloop's
   ``TCPTransport``), with a ``socket`` extra whose ``fileno()`` is the connection's descriptor;
   if a release renames them, ``direct_fd`` silently gives -1 and the C loop loses its point;
 - a transport reports ``is_closing()`` before its descriptor is closed, whichever way it ends
@@ -32,7 +32,7 @@ from typing import cast
 
 import pytest
 
-from wschat.server.outbox import _PLAIN_TRANSPORTS
+from wschat.server.writer import _PLAIN_TRANSPORTS
 
 SOURCE = Path(__file__).resolve().parents[2] / "wschat" / "server" / "_fanout.c"
 
@@ -121,7 +121,7 @@ def test_the_plain_tcp_transport_is_the_class_the_direct_send_expects(loop: str)
         try:
             kind = f"{type(transport).__module__}.{type(transport).__qualname__}"
             assert kind in _PLAIN_TRANSPORTS, (
-                f"{loop}'s TCP transport is now {kind}: update outbox._PLAIN_TRANSPORTS and"
+                f"{loop}'s TCP transport is now {kind}: update writer._PLAIN_TRANSPORTS and"
                 " check that _fanout.c's assumptions (docs/decisions.md) still hold for it")
             fd = transport.get_extra_info("socket").fileno()
             with socket.socket(fileno=os.dup(fd)) as same:  # the connection's own socket

@@ -32,7 +32,7 @@ from chatkit import Clients, Frame, expect_close, ids, publish, recv_json, recv_
 from netkit import Proxy
 from servekit import ServeProcess
 
-from wschat.client.chat import ChatClient, ChatClientError
+from wschat.client.chat_client import ChatClient, ChatClientError
 from wschat.client.events import Disconnected, Event, Message, Reconnected, Users
 from wschat.server.config import ServerConfig
 from wschat.server.thread import ServerThread

@@ -21,10 +21,10 @@ from chatkit import Clients, Frame, publish, recv_json, send_json, small_buffer_
 from wschat.core.model import Entry
 from wschat.server.config import ServerConfig
 from wschat.server.metrics import Metrics
-from wschat.server.outbox import Outbox
 from wschat.server.session import Session
 from wschat.server.supervise import Supervisor
 from wschat.server.thread import ServerThread
+from wschat.server.writer import Outbox
 
 PW = "s3nha"
 BACKLOG = 50  # the default history, about 200 KB: far more than the socket buffers below hold

@@ -37,10 +37,10 @@ from server.test_metrics import scrape
 from websockets.asyncio.client import ClientConnection
 
 from wschat.core.model import Draft
-from wschat.server import app, outbox
+from wschat.server import app, writer
 from wschat.server.http import route
-from wschat.server.outbox import put_each_py
 from wschat.server.thread import ServerCrashed, ServerThread
+from wschat.server.writer import put_each_py
 from wschat.store import Appended
 
 PW = "s3nha"
@@ -211,8 +211,8 @@ async def test_a_write_that_raises_for_one_session_closes_it_alone(
     serve: Serve, clients: Clients, impl: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if impl == "pure":
-        monkeypatch.setattr(outbox, "put_each", put_each_py)
-    elif not outbox.COMPILED:
+        monkeypatch.setattr(writer, "put_each", put_each_py)
+    elif not writer.COMPILED:
         pytest.skip("the compiled fan-out was not built")
     server = serve(rate_limit=0)
     names = ["ana", "carol", "bob", "dave"]  # bob's write comes in the middle of the burst
@@ -342,7 +342,7 @@ async def test_a_writer_that_fails_every_time_stops_the_server_loudly(
 async def test_a_flusher_that_raises_stops_the_server_and_a_restart_loses_nothing(
     serve: Serve, clients: Clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "FLUSH_CHUNK", 1)  # a broadcast to 2 sessions needs the flusher
+    monkeypatch.setattr(writer, "FLUSH_CHUNK", 1)  # a broadcast to 2 sessions needs the flusher
     db = str(tmp_path / "chat.db")
     server = serve(db=db, rate_limit=0)
     names = ["ana", "bob", "carol"]

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
 
-from wschat.cluster.store import RedisStore
+from wschat.cluster.redis_store import RedisStore
 from wschat.core.model import Draft, Entry, log_order
 from wschat.core.names import name_key
 from wschat.store import (

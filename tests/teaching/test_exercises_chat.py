@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosedError
 
 from wschat import Disconnected, ServerThread
-from wschat.client.chat import RECONNECT_CODES
+from wschat.client.chat_client import RECONNECT_CODES
 from wschat.teaching.chatdemo import log_in, said
 from wschat.teaching.exercises import chat as exercises
 from wschat.teaching.exercises.chat import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from wschat import Error, Message, Presence, ServerThread
-from wschat.client.chat import ChatClient
+from wschat.client.chat_client import ChatClient
 from wschat.teaching import nodes
 from wschat.teaching.nodes import LOG_MEANINGS, demo_redis, explain_log, next_of, start_node
 from wschat.teaching.redis_server import find_redis_server

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wschat.teaching.probe import ConnectionRefused, ProbeError
-from wschat.teaching.probe.errors import EXIT_CODES
+from wschat.teaching.probe.failures import EXIT_CODES
 from wschat.teaching.probe_ptbr import EXIT_MEANINGS, MEANINGS, error_classes, exit_meaning, explain
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "probe.md"

@@ -1,4 +1,4 @@
-"""wschat.teaching.pushpoll.server: the event source's two interfaces, REST and push."""
+"""wschat.teaching.pushpoll.event_server: the event source's two interfaces, REST and push."""
 
 from __future__ import annotations
 

@@ -5,7 +5,13 @@ server's events as it decodes them (:mod:`~wschat.client.events`), and the termi
 
 from __future__ import annotations
 
-from wschat.client.chat import ChatClient, ChatClientError, ClientClosed, ConnectionLost, LoginError
+from wschat.client.chat_client import (
+    ChatClient,
+    ChatClientError,
+    ClientClosed,
+    ConnectionLost,
+    LoginError,
+)
 from wschat.client.events import (
     Disconnected,
     Error,

@@ -53,8 +53,8 @@ from wschat.client.outbox import Outbox, random_refs
 from wschat.core.commands import parse_command
 from wschat.core.defaults import MAX_FRAME
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.events import Drop
 from wschat.core.model import log_order
+from wschat.core.requests import Drop
 
 __all__ = ["ClientProtocol"]
 

@@ -45,7 +45,7 @@ from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
 
-from wschat.client.chat import (
+from wschat.client.chat_client import (
     ChatClient,
     ChatClientError,
     ConnectionLost,

@@ -1,19 +1,19 @@
 """Several server processes on one Redis: the Redis adapter, as one package.
 
-- :mod:`~wschat.cluster.store`: :class:`RedisStore`, the log as one Redis Stream, with the
+- :mod:`~wschat.cluster.redis_store`: :class:`RedisStore`, the log as one Redis Stream, with the
   accounts, tokens, refs and store-and-forward marks beside it;
-- :mod:`~wschat.cluster.bus`: :class:`RedisBus`, the tail of that stream, presence across nodes
+- :mod:`~wschat.cluster.redis_bus`: :class:`RedisBus`, the tail of that stream, presence across nodes
   and dead-node cleanup;
 - :mod:`~wschat.cluster.scripts`: the Lua scripts both run inside Redis;
-- :mod:`~wschat.cluster.config`: :class:`RedisConfig` (the ``--redis*`` options) and
+- :mod:`~wschat.cluster.redis_config`: :class:`RedisConfig` (the ``--redis*`` options) and
   :func:`redis_node`;
-- :mod:`~wschat.cluster.defaults`: those options' defaults.
+- :mod:`~wschat.cluster.redis_defaults`: those options' defaults.
 
 The bus uses only the store's declared node API (:attr:`RedisStore.redis`,
 :meth:`RedisStore.connect`, :meth:`RedisStore.key`, :attr:`RedisStore.prefix`,
-:func:`~wschat.cluster.store.entry_from_stream`), never its private state. Importing this
+:func:`~wschat.cluster.redis_store.entry_from_stream`), never its private state. Importing this
 package's names imports redis-py (the ``redis`` extra); they are imported on first use (PEP
-562), so that the command line can read :mod:`~wschat.cluster.defaults` without redis-py.
+562), so that the command line can read :mod:`~wschat.cluster.redis_defaults` without redis-py.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wschat.cluster.bus import RedisBus
-    from wschat.cluster.config import RedisConfig, redis_node
-    from wschat.cluster.store import RedisStore
+    from wschat.cluster.redis_bus import RedisBus
+    from wschat.cluster.redis_config import RedisConfig, redis_node
+    from wschat.cluster.redis_store import RedisStore
 
 __all__ = ["RedisBus", "RedisConfig", "RedisStore", "redis_node"]
 
 _WHERE = {
-    "RedisBus": "wschat.cluster.bus",
-    "RedisConfig": "wschat.cluster.config",
-    "RedisStore": "wschat.cluster.store",
-    "redis_node": "wschat.cluster.config",
+    "RedisBus": "wschat.cluster.redis_bus",
+    "RedisConfig": "wschat.cluster.redis_config",
+    "RedisStore": "wschat.cluster.redis_store",
+    "redis_node": "wschat.cluster.redis_config",
 }
 
 

@@ -3,7 +3,7 @@
 :data:`LUA_LIB` holds the helpers that more than one script needs (the store-and-forward
 marks kept when a user comes online or goes away); :data:`APPEND` is the store's group
 commit, :data:`AWAY` its offline mark, :data:`SET_READ` and :data:`UNREAD` its read positions,
-:data:`PRESENCE` the bus's presence, read and typing events and node bookkeeping. No I/O here: :mod:`wschat.cluster.store` and :mod:`wschat.cluster.bus` register
+:data:`PRESENCE` the bus's presence, read and typing events and node bookkeeping. No I/O here: :mod:`wschat.cluster.redis_store` and :mod:`wschat.cluster.redis_bus` register
 and call them.
 """
 

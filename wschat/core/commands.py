@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from wschat.core.events import (
+from wschat.core.names import is_valid_name
+from wschat.core.requests import (
     INVALID,
     Drop,
     HelpRequest,
@@ -29,7 +30,6 @@ from wschat.core.events import (
     shown,
     unknown_user,
 )
-from wschat.core.names import is_valid_name
 
 from .errors import ErrorCode
 

@@ -1,7 +1,7 @@
 """The defaults of the chat server's and clients' command line, defined once: the CLI, the
 server, the stores and the clients read them from here (PROTOCOL.md, "Command line"). No I/O.
 
-The knobs of one package live with it: the Redis options in :mod:`wschat.cluster.defaults`,
+The knobs of one package live with it: the Redis options in :mod:`wschat.cluster.redis_defaults`,
 the probe's timeout in :mod:`wschat.teaching.probe.api`, the replica's port in
 :mod:`wschat.teaching.replica`; tests/test_cli.py checks that the command line uses them."""
 

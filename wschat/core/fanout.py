@@ -5,7 +5,7 @@ connection, then makes one ``write`` (one system call) per frame. For a chat ser
 the CPU of a delivery goes there (benchmarks/README.md), so this module
 
 - encodes a server text frame once, as bytes (:func:`text_frame`), and writes those same
-  bytes to every connection (:func:`wschat.server.outbox.put_each`);
+  bytes to every connection (:func:`wschat.server.writer.put_each`);
 - gathers what one burst of messages sends to each connection (:class:`Burst`) so that a
   connection gets ONE write per burst, its frames joined, in log order.
 
@@ -16,7 +16,7 @@ else configured), (2) never sends fragmented messages (no ``send`` of an iterabl
 writes only to connections whose websockets state is OPEN, straight to the transport and
 synchronously, so its bytes and websockets' own (pings, pongs, close) reach the socket in the
 order they were produced. A connection that breaks (1) or (2) would be written through
-websockets instead: :func:`~wschat.server.outbox.put_each` checks (1) and skips it.
+websockets instead: :func:`~wschat.server.writer.put_each` checks (1) and skips it.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Deferred(Generic[S]):
 
     ``write_each(sessions, data)`` writes the same bytes to each of ``sessions``: a chunk of a
     group is handed over in one call, so that the caller's loop over them (compiled, in the
-    server: :mod:`wschat.server.outbox`) runs without a Python call per session. It must not
+    server: :mod:`wschat.server.writer`) runs without a Python call per session. It must not
     raise: the sessions are settled (no longer owed these bytes) before the call, so a
     session it could not write to is its own business to settle (the server closes it with
     1011, so that its client resumes), and the other sessions of the call still get theirs.

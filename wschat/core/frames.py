@@ -8,7 +8,7 @@ from typing import Final
 
 from wschat.core.model import Entry
 
-from .events import Rejected
+from .requests import Rejected
 
 __all__ = [
     "HELP_TEXT",

@@ -2,7 +2,7 @@
 
 What stays with the server: binary frames, frame size, the login phase (a first frame that is
 not ``Login`` nor a ``Rejected`` with ``from_login`` is ``login_required``; after ``welcome``
-either of those is answered with :func:`~wschat.core.events.already_logged_in`), whether a name
+either of those is answered with :func:`~wschat.core.requests.already_logged_in`), whether a name
 is registered, rate limits.
 
 Rules this module adds where PROTOCOL.md is silent (see the docstrings below):
@@ -24,7 +24,7 @@ from typing import Final, NoReturn
 from wschat.core.commands import parse_command, parse_login_line
 from wschat.core.names import is_valid_name
 
-from .events import (
+from .requests import (
     DEFAULT_HISTORY_LIMIT,
     INVALID,
     MAX_HISTORY_LIMIT,

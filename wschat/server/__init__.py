@@ -5,7 +5,7 @@
   :mod:`~wschat.server.live` (each request of a logged-in session);
 - the send path: :mod:`~wschat.server.publisher` (append, then publish) ->
   :mod:`~wschat.server.bus` (:class:`LocalBus` here; :mod:`wschat.cluster` for several
-  processes) -> :mod:`~wschat.server.router` (who gets what) -> :mod:`~wschat.server.outbox`
+  processes) -> :mod:`~wschat.server.router` (who gets what) -> :mod:`~wschat.server.writer`
   (the bytes, slow readers); :mod:`~wschat.server.registry` knows who is connected, and
   :mod:`~wschat.server.session` holds the rule of a session's two writers;
 - :mod:`~wschat.server.supervise`: runs every long-lived task, so that a bug is loud;

@@ -8,7 +8,7 @@
  * session in C, and when the session's transport has nothing buffered it hands the bytes to
  * the kernel with one send(2) on the connection's socket instead of through the transport.
  *
- * It must behave exactly like wschat.server.outbox.put_each_py (the pure-Python version, which
+ * It must behave exactly like wschat.server.writer.put_each_py (the pure-Python version, which
  * is used when this module is missing and which the tests compare it with):
  *   - a session with `closing` set, a connection not OPEN, or one with extensions: skipped;
  *   - the bytes reach the connection in order after everything written before them;
@@ -19,7 +19,7 @@
  *
  * Why a direct send is safe (the order and the right socket):
  *   - `session.fd` is set only for plain TCP transports (no TLS: their socket carries
- *     ciphertext) of uvloop or asyncio's selector loop (wschat.server.outbox.direct_fd);
+ *     ciphertext) of uvloop or asyncio's selector loop (wschat.server.writer.direct_fd);
  *   - it is used only while `transport.is_closing()` is False, so the descriptor is still this
  *     connection's (both loops set that flag before they close the socket), and only when
  *     `transport.get_write_buffer_size()` is 0, so every byte written before (websockets' own
@@ -162,7 +162,7 @@ PyDoc_STRVAR(put_each_doc,
 "put_each(sessions, data, open_state, max_pending, broken) -> list\n\n"
 "Write ``data`` (bytes) to every session; return those whose transport then buffers more\n"
 "than ``max_pending`` bytes; append (session, error) to the list ``broken`` for each session\n"
-"whose write raised. Same contract as wschat.server.outbox.put_each_py.");
+"whose write raised. Same contract as wschat.server.writer.put_each_py.");
 
 static PyObject *put_each(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self; /* the module: METH_FASTCALL passes it, nothing here needs it */

@@ -9,7 +9,7 @@ One connection goes through three phases, each in its own module:
 3. live (:mod:`~wschat.server.live`): each frame is answered; a ``send`` goes to the
    :mod:`~wschat.server.publisher`, whose writer task appends a whole burst in one commit
    *before* the bus hands it to the :mod:`~wschat.server.router` of every process, which
-   writes it through the :mod:`~wschat.server.outbox`.
+   writes it through the :mod:`~wschat.server.writer`.
 
 Keepalive (:mod:`~wschat.server.keepalive`) runs beside each connection; plain HTTP on the
 same port is decided by :mod:`~wschat.server.http`; every long-lived task runs under the
@@ -43,12 +43,12 @@ from wschat.server.live import STORE_DOWN, LiveRequests
 from wschat.server.login import LoginGate
 from wschat.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from wschat.server.metrics import Metrics
-from wschat.server.outbox import ERROR_REASON, Outbox
 from wschat.server.publisher import Publisher
 from wschat.server.registry import Registry
 from wschat.server.router import Router
 from wschat.server.session import SeamHook, Session
 from wschat.server.supervise import Supervisor, TaskFailed
+from wschat.server.writer import ERROR_REASON, Outbox
 from wschat.store import Store, StoreError
 
 __all__ = ["ChatServer"]

@@ -15,9 +15,9 @@ switch to the live path is :meth:`Session.go_live`, whose docstring holds the ru
 from __future__ import annotations
 
 from wschat.core.defaults import UNREAD_CAP
-from wschat.core.events import Resume
 from wschat.core.frames import message_frame, welcome_frame
 from wschat.core.model import Entry, log_order
+from wschat.core.requests import Resume
 from wschat.server.bus import Bus, Joined
 from wschat.server.config import ServerConfig
 from wschat.server.metrics import Metrics

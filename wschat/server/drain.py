@@ -2,7 +2,7 @@
 
 The caller has already stopped admitting anyone (``/healthz`` and new WebSockets answer 503,
 see :func:`wschat.server.http.route`); this closes the connections that are open, one after
-another at the times :func:`wschat.core.drain.drain_schedule` gives, so that their clients
+another at the times :func:`wschat.core.drain_schedule.drain_schedule` gives, so that their clients
 reconnect to the other processes at a steady rate. The waits here are the schedule itself
 (a deploy's pacing), not synchronisation.
 """
@@ -16,7 +16,7 @@ from collections.abc import Collection
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.protocol import State
 
-from wschat.core.drain import drain_schedule
+from wschat.core.drain_schedule import drain_schedule
 from wschat.core.errors import CloseCode
 
 __all__ = ["DRAIN_REASON", "close_all", "drain", "stop_serving"]

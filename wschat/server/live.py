@@ -3,7 +3,7 @@
 ``send`` is checked (rate limit, recipient) and submitted to the
 :class:`~wschat.server.publisher.Publisher`, which commits before it publishes; ``who``,
 ``help``, ``history``, ``read``, ``typing``, ``drop`` and ``logout`` are answered here, through
-the :class:`~wschat.server.outbox.Outbox`. Per-user state (the send bucket and the typing
+the :class:`~wschat.server.writer.Outbox`. Per-user state (the send bucket and the typing
 bound) lives until the user's last session on this process leaves.
 """
 
@@ -15,7 +15,12 @@ import time
 from wschat.core.credentials import token_hash
 from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.events import (
+from wschat.core.frames import error_frame, help_frame, history_frame, rejected_frame, users_frame
+from wschat.core.model import Draft, log_order
+from wschat.core.names import name_key
+from wschat.core.parsing import parse_frame
+from wschat.core.ratelimit import Throttle, TokenBucket
+from wschat.core.requests import (
     ClientEvent,
     Drop,
     HelpRequest,
@@ -30,16 +35,11 @@ from wschat.core.events import (
     already_logged_in,
     unknown_user,
 )
-from wschat.core.frames import error_frame, help_frame, history_frame, rejected_frame, users_frame
-from wschat.core.model import Draft, log_order
-from wschat.core.names import name_key
-from wschat.core.parsing import parse_frame
-from wschat.core.ratelimit import Throttle, TokenBucket
 from wschat.server.bus import Bus
 from wschat.server.config import ServerConfig
-from wschat.server.outbox import Outbox
 from wschat.server.publisher import Publisher
 from wschat.server.session import Session
+from wschat.server.writer import Outbox
 from wschat.store import Store, StoreError
 
 __all__ = ["STORE_DOWN", "LiveRequests"]

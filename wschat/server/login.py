@@ -25,15 +25,15 @@ from wschat.core.credentials import (
 )
 from wschat.core.defaults import TOKEN_TTL
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.events import Drop, Login, Rejected
 from wschat.core.frames import error_frame
 from wschat.core.names import name_key
 from wschat.core.parsing import parse_frame
 from wschat.core.ratelimit import FailureLimiter
+from wschat.core.requests import Drop, Login, Rejected
 from wschat.server.config import ServerConfig
 from wschat.server.metrics import Metrics
-from wschat.server.outbox import direct_fd
 from wschat.server.session import Session, peer_address
+from wschat.server.writer import direct_fd
 from wschat.store import Account, Store
 
 __all__ = ["LoginGate", "login_timeout_detail"]

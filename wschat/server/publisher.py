@@ -38,9 +38,9 @@ from wschat.core.model import Draft, Entry
 from wschat.server.bus import Bus
 from wschat.server.config import MAX_BATCH, MAX_DEFERRED
 from wschat.server.metrics import Metrics
-from wschat.server.outbox import Outbox
 from wschat.server.session import Session
 from wschat.server.supervise import Supervisor
+from wschat.server.writer import Outbox
 from wschat.store import Appended, Store, StoreError
 
 __all__ = ["Publisher"]

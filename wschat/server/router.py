@@ -3,7 +3,7 @@
 Whatever bus runs (:mod:`wschat.server.bus`), new log entries, presence changes, read
 positions and typing notices reach this process' sessions through :class:`Router`: it asks
 :mod:`wschat.core.routing` who gets each of them, holds them for the sessions still catching
-up, and gives the rest to the :class:`~wschat.server.outbox.Outbox` as one burst.
+up, and gives the rest to the :class:`~wschat.server.writer.Outbox` as one burst.
 
 A burst that fails half-way (a bug) leaves unknown who got what. Then nothing is guessed:
 the senders of its entries here get ``server_error`` with their ``ref``, every session here is
@@ -29,9 +29,9 @@ from wschat.core.frames import (
 from wschat.core.model import Entry, log_order
 from wschat.core.names import name_key
 from wschat.core.routing import read_targets, targets, typing_targets
-from wschat.server.outbox import Outbox
 from wschat.server.registry import Registry
 from wschat.server.session import Session
+from wschat.server.writer import Outbox
 
 __all__ = ["Router"]
 

@@ -29,7 +29,7 @@ class Session:
        what was held. Every live item meant for it meanwhile is *held* (:meth:`offer`,
        :meth:`hold`), never written.
     2. From :meth:`go_live` on, only the live path writes to it, straight to the transport and
-       without waiting (:mod:`wschat.server.outbox`); :meth:`send_backlog` then refuses.
+       without waiting (:mod:`wschat.server.writer`); :meth:`send_backlog` then refuses.
 
     :meth:`go_live` refuses while anything is held, and the catch-up calls it with no await
     after it found the buffer empty, so no live item can be held after the last flush nor
@@ -51,7 +51,7 @@ class Session:
     #: Set once nothing more may be written to it (it left, or is being closed).
     closing: bool = False
     #: The connection's socket descriptor when the compiled fan-out may write to it directly
-    #: (plain TCP on a known loop), else -1: see wschat.server.outbox.direct_fd.
+    #: (plain TCP on a known loop), else -1: see wschat.server.writer.direct_fd.
     fd: int = -1
 
     def hold(self, item: Held) -> None:

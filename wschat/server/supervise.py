@@ -1,8 +1,8 @@
 """Supervision of the server's tasks: a bug is loud, never a silent stop.
 
 Every long-lived task of the server runs under one :class:`Supervisor`: the writer
-(:mod:`~wschat.server.publisher`), the flusher (:mod:`~wschat.server.outbox`), the Redis
-bus's tail and heartbeat (:mod:`wschat.cluster.bus`), each connection's keepalive and the
+(:mod:`~wschat.server.publisher`), the flusher (:mod:`~wschat.server.writer`), the Redis
+bus's tail and heartbeat (:mod:`wschat.cluster.redis_bus`), each connection's keepalive and the
 drain. Whatever escapes a task is logged with its traceback and counted in ``/metrics``
 (``wschat_task_failures_total{task=...}``); what happens next depends on its scope
 (docs/decisions.md, "Task failures"):

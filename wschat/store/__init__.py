@@ -1,6 +1,6 @@
 """The chat's log, accounts and tokens: one interface, a memory store and a SQLite store.
 
-The Redis store, shared by several server processes, is :mod:`wschat.cluster.store`
+The Redis store, shared by several server processes, is :mod:`wschat.cluster.redis_store`
 (``serve --redis URL``; see :mod:`wschat.cluster` for what the processes share besides the log).
 
 ``open_store(db)`` turns the ``--db`` option of ``wschat serve`` into a store (not yet opened):

@@ -20,9 +20,9 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from wschat.core.errors import WschatError
-from wschat.core.events import is_utf8_safe
 from wschat.core.model import Draft, Entry
 from wschat.core.names import is_valid_name, name_key
+from wschat.core.requests import is_utf8_safe
 
 __all__ = [
     "MAX_SEQ_ID",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
-from wschat.client.chat import ChatClient
+from wschat.client.chat_client import ChatClient
 from wschat.client.events import (
     Disconnected,
     Event,

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO, TypeVar
 
-from wschat.client.chat import ChatClient
+from wschat.client.chat_client import ChatClient
 from wschat.client.events import Event
 from wschat.teaching.redis_server import RedisServer, find_redis_server
 

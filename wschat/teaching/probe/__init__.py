@@ -30,9 +30,9 @@ answer to its handshake can take up to about a minute. So, whatever the URL:
   is retried once, from the name lookup, within the same deadline. A 4xx status, a name not
   found, a TLS failure or a refusal is never retried: trying again would not change it.
 
-The modules, one job each: :mod:`~wschat.teaching.probe.errors` (what can go wrong, with
+The modules, one job each: :mod:`~wschat.teaching.probe.failures` (what can go wrong, with
 exit codes), :mod:`~wschat.teaching.probe.attempt` (steps 1 to 4),
-:mod:`~wschat.teaching.probe.session` (step 5 and the close), :mod:`~wschat.teaching.probe.api`
+:mod:`~wschat.teaching.probe.exchange` (step 5 and the close), :mod:`~wschat.teaching.probe.api`
 (:func:`probe`), :mod:`~wschat.teaching.probe.result` (what it returns),
 :mod:`~wschat.teaching.probe.command` (``python -m wschat probe``; its exit codes are in
 docs/probe.md).
@@ -43,7 +43,7 @@ from __future__ import annotations
 from wschat.teaching.probe.api import DEFAULT_TIMEOUT, PROGRESS_AFTER, PROGRESS_MESSAGE, probe
 from wschat.teaching.probe.attempt import MAX_REDIRECTS, Resolver
 from wschat.teaching.probe.command import run_cli
-from wschat.teaching.probe.errors import (
+from wschat.teaching.probe.failures import (
     ClosedBeforeMessage,
     ConnectionFailed,
     ConnectionRefused,

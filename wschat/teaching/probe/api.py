@@ -12,8 +12,8 @@ from typing import Final
 
 from wschat.core.urls import split_url
 from wschat.teaching.probe.attempt import Attempt, Resolver
+from wschat.teaching.probe.exchange import Session
 from wschat.teaching.probe.result import ProbeResult, ReceivedMessage
-from wschat.teaching.probe.session import Session
 
 __all__ = ["DEFAULT_TIMEOUT", "PROGRESS_AFTER", "PROGRESS_MESSAGE", "probe"]
 
@@ -59,11 +59,11 @@ def probe(
 
     On a wschat chat server (``Server: wschat``), its page at an address without a path leads
     to its endpoint ``/ws``, and without ``send`` the probe raises
-    :class:`~wschat.teaching.probe.errors.LoginRequired` as soon as the handshake is read
+    :class:`~wschat.teaching.probe.failures.LoginRequired` as soon as the handshake is read
     (such a server sends nothing before a login).
 
     Returns when ``count`` messages arrived, or when the server closed or the timeout passed
-    after at least one. Otherwise raises a :class:`~wschat.teaching.probe.errors.ProbeError`
+    after at least one. Otherwise raises a :class:`~wschat.teaching.probe.failures.ProbeError`
     subclass. The connection is always closed on return (close code 1000 when it is still
     open).
     """

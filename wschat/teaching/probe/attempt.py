@@ -7,7 +7,7 @@
 
 :meth:`Attempt.connect` runs them, follows HTTP redirects (up to :data:`MAX_REDIRECTS`, each
 from step 1 again) and retries once a failure that a waking host causes, and returns the open
-WebSocket (:class:`Opened`) or raises one :class:`~wschat.teaching.probe.errors.ProbeError`.
+WebSocket (:class:`Opened`) or raises one :class:`~wschat.teaching.probe.failures.ProbeError`.
 
 A wschat chat server's page (an answer other than 101 that says ``Server: wschat``, to an
 address without a path) is followed to its endpoint ``/ws`` like a redirect: the chat rule of
@@ -48,7 +48,7 @@ from wschat.core.urls import (
     swap_tls,
 )
 from wschat.teaching.offline import is_offline
-from wschat.teaching.probe.errors import (
+from wschat.teaching.probe.failures import (
     ConnectionFailed,
     ConnectionRefused,
     HandshakeRejected,

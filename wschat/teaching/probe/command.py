@@ -2,7 +2,7 @@
 
 The messages go to stdout, one per line (or one JSON object per line with ``--json``); the
 progress line and the failure line go to stderr. The exit status names the failure
-(:data:`~wschat.teaching.probe.errors.ProbeError.exit_code`; 0 when a message arrived, 2 for
+(:data:`~wschat.teaching.probe.failures.ProbeError.exit_code`; 0 when a message arrived, 2 for
 an invalid URL, 130 for Ctrl+C); docs/probe.md lists them.
 """
 
@@ -13,7 +13,7 @@ import sys
 
 from wschat.core.urls import InvalidURL
 from wschat.teaching.probe.api import probe
-from wschat.teaching.probe.errors import ProbeError
+from wschat.teaching.probe.failures import ProbeError
 from wschat.teaching.probe.result import ReceivedMessage, format_message
 
 __all__ = ["run_cli"]

@@ -11,7 +11,7 @@ One ``EventServer`` (a background thread) produces events and offers them two wa
 against the same seeded event stream and returns a ``Comparison``; everything stays on
 loopback. One job per module:
 
-* :mod:`~wschat.teaching.pushpoll.server`: the event source (``EventServer``, ``Event``);
+* :mod:`~wschat.teaching.pushpoll.event_server`: the event source (``EventServer``, ``Event``);
 * :mod:`~wschat.teaching.pushpoll.clients`: the polling and push clients, counting bytes;
 * :mod:`~wschat.teaching.pushpoll.stats`: the results and their statistics (``Comparison``);
 * :mod:`~wschat.teaching.pushpoll.plot`: the table and chart in Portuguese;
@@ -19,9 +19,9 @@ loopback. One job per module:
 """
 
 from wschat.teaching.pushpoll.clients import poll_events
+from wschat.teaching.pushpoll.event_server import EVENTS_PATH, WS_PATH, Event, EventServer
 from wschat.teaching.pushpoll.experiment import measure
 from wschat.teaching.pushpoll.plot import Row
-from wschat.teaching.pushpoll.server import EVENTS_PATH, WS_PATH, Event, EventServer
 from wschat.teaching.pushpoll.stats import Comparison, MethodResult
 
 __all__ = [

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import websocket
 
 from wschat.core.defaults import WS_PATH
-from wschat.teaching.pushpoll.server import EVENTS_PATH, Event
+from wschat.teaching.pushpoll.event_server import EVENTS_PATH, Event
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer

@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 
 from wschat.teaching.pushpoll.clients import Tally, run_poller, run_pusher
+from wschat.teaching.pushpoll.event_server import EventServer
 from wschat.teaching.pushpoll.plot import interval_label
-from wschat.teaching.pushpoll.server import EventServer
 from wschat.teaching.pushpoll.stats import Comparison, MethodResult
 
 __all__ = ["DEFAULT_INTERVALS", "measure"]

@@ -2,7 +2,7 @@
 the timeout or the server's close, then close with 1000.
 
 A wschat chat server (``Server: wschat`` in its 101) sends nothing before a login: with no
-message to send, the probe says so at once (:class:`~wschat.teaching.probe.errors.LoginRequired`)
+message to send, the probe says so at once (:class:`~wschat.teaching.probe.failures.LoginRequired`)
 instead of waiting for the server to give up on the login.
 """
 
@@ -22,7 +22,7 @@ from websocket import (
 from wschat.core.urls import is_chat_server
 from wschat.core.wire import FrameError, parse_close
 from wschat.teaching.probe.attempt import Opened, describe
-from wschat.teaching.probe.errors import (
+from wschat.teaching.probe.failures import (
     ABNORMAL_CLOSURE,
     ClosedBeforeMessage,
     ConnectionFailed,

@@ -47,9 +47,9 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from wschat.cluster.defaults import NODE_TTL
+from wschat.cluster.redis_defaults import NODE_TTL
+from wschat.cluster.redis_store import RedisStore, entry_from_stream
 from wschat.cluster.scripts import PRESENCE
-from wschat.cluster.store import RedisStore, entry_from_stream
 from wschat.core.defaults import TYPING_INTERVAL
 from wschat.core.model import Entry, log_order
 from wschat.server.bus import Joined, Sink
@@ -85,7 +85,7 @@ def _after(entry_id: str | None, mark: str) -> bool:
 
 
 class RedisBus:
-    """A node's bus on a :class:`~wschat.cluster.store.RedisStore` (see the module doc).
+    """A node's bus on a :class:`~wschat.cluster.redis_store.RedisStore` (see the module doc).
 
     ``node_ttl`` (seconds) is how long after its last heartbeat a node counts as dead; the
     heartbeat and the sweep run every ``node_ttl / 3``.

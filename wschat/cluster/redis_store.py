@@ -52,7 +52,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from wschat.cluster.defaults import REDIS_MAX_AGE, REDIS_MAXLEN, REDIS_PREFIX
+from wschat.cluster.redis_defaults import REDIS_MAX_AGE, REDIS_MAXLEN, REDIS_PREFIX
 from wschat.cluster.scripts import APPEND, AWAY, SET_READ, UNREAD, UNREAD_INDEXED
 from wschat.core.credentials import new_epoch
 from wschat.core.model import Draft, Entry

@@ -1,6 +1,6 @@
 """The defaults of the ``--redis*`` and ``--node-ttl`` options of ``wschat serve``, defined
-once: :class:`~wschat.cluster.config.RedisConfig`, :class:`~wschat.cluster.store.RedisStore`,
-:class:`~wschat.cluster.bus.RedisBus` and the command line read them from here. Importing
+once: :class:`~wschat.cluster.redis_config.RedisConfig`, :class:`~wschat.cluster.redis_store.RedisStore`,
+:class:`~wschat.cluster.redis_bus.RedisBus` and the command line read them from here. Importing
 this module does not import redis-py."""
 
 from __future__ import annotations

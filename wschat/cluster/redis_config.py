@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wschat.cluster import defaults as d
-from wschat.cluster.bus import RedisBus
-from wschat.cluster.store import RedisStore
+from wschat.cluster import redis_defaults as d
+from wschat.cluster.redis_bus import RedisBus
+from wschat.cluster.redis_store import RedisStore
 
 __all__ = ["RedisConfig", "redis_node"]
 

@@ -1,4 +1,5 @@
-"""The outbox: every live write to a connection, and what happens to one that cannot take it.
+"""The writer (:class:`Outbox`): every live write to a connection, and what happens to one
+that cannot take it.
 
 Live frames go straight to each connection's transport and never wait (the catch-up's frames
 go through websockets instead: see :class:`~wschat.server.session.Session` for the rule that

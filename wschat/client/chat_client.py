@@ -91,7 +91,7 @@ from wschat.client.exceptions import (
 )
 from wschat.client.protocol import ClientProtocol
 from wschat.client.pump import Pump
-from wschat.core.events import DEFAULT_HISTORY_LIMIT
+from wschat.core.requests import DEFAULT_HISTORY_LIMIT
 
 __all__ = [
     "RECONNECT_CODES",
