@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from wschat.client.chat_client import ChatClient, ClientClosed, ConnectionLost, LoginError
 from wschat.client.events import (
     Disconnected,
-    Error,
+    ErrorEvent,
     Event,
     Help,
     History,
@@ -27,7 +27,7 @@ from wschat.client.events import (
     Presence,
     Read,
     Reconnected,
-    Typing,
+    TypingNotice,
     Users,
     Welcome,
     parse_event,
@@ -182,8 +182,8 @@ async def test_command_lines_are_sent_as_typed(server: ServerThread, make: Make)
     answer = (await until(ana, is_a(Help)))[-1]
     assert isinstance(answer, Help) and answer.ref == ref and "/msg" in answer.text
     ref = await ana.send("/msg ninguem oi")
-    error = (await until(ana, is_a(Error)))[-1]
-    assert error == Error("unknown_user", "nenhum usuário chamado 'ninguem'", ref)
+    error = (await until(ana, is_a(ErrorEvent)))[-1]
+    assert error == ErrorEvent("unknown_user", "nenhum usuário chamado 'ninguem'", ref)
     assert await ana.wait_acknowledged(5)
 
 
@@ -549,8 +549,8 @@ async def test_mark_read_syncs_every_session_and_welcome_counts_unread(
 async def test_mark_read_of_an_invisible_id_is_an_error(server: ServerThread, make: Make) -> None:
     ana = await make(server.url, "ana")
     await ana.mark_read("424242")
-    error = (await until(ana, is_a(Error)))[-1]
-    assert isinstance(error, Error) and error.code == "invalid_message"
+    error = (await until(ana, is_a(ErrorEvent)))[-1]
+    assert isinstance(error, ErrorEvent) and error.code == "invalid_message"
     assert ana.read is None
 
 
@@ -558,13 +558,13 @@ async def test_typing_reaches_others_and_to_one_user(server: ServerThread, make:
     ana, bia, caio = [await make(server.url, name) for name in ("ana", "bia", "caio")]
     await ana.typing()
     for client in (bia, caio):
-        assert (await until(client, is_a(Typing)))[-1] == Typing("ana")
+        assert (await until(client, is_a(TypingNotice)))[-1] == TypingNotice("ana")
     await asyncio.sleep(1.0)  # one typing per user per second is passed on
     await ana.typing(to="bia")
-    assert (await until(bia, is_a(Typing)))[-1] == Typing("ana", "bia")
+    assert (await until(bia, is_a(TypingNotice)))[-1] == TypingNotice("ana", "bia")
     await ana.typing(to="ninguem")
-    error = (await until(ana, is_a(Error)))[-1]
-    assert isinstance(error, Error) and error.code == "unknown_user"
+    error = (await until(ana, is_a(ErrorEvent)))[-1]
+    assert isinstance(error, ErrorEvent) and error.code == "unknown_user"
     await bia.send("fim")
     # caio got no private typing: his next event after the public one is bia's message.
     assert [type(e) for e in await until(caio, said("fim"))] == [Message]
@@ -572,8 +572,8 @@ async def test_typing_reaches_others_and_to_one_user(server: ServerThread, make:
 
 def test_parse_read_typing_and_v3_welcome() -> None:
     assert parse_event('{"type":"read","id":"42"}') == Read("42")
-    assert parse_event('{"type":"typing","user":"ana"}') == Typing("ana", None)
-    assert parse_event('{"type":"typing","user":"ana","to":"bia"}') == Typing("ana", "bia")
+    assert parse_event('{"type":"typing","user":"ana"}') == TypingNotice("ana", None)
+    assert parse_event('{"type":"typing","user":"ana","to":"bia"}') == TypingNotice("ana", "bia")
     assert parse_event('{"type":"read"}') is None  # malformed: skipped
     assert parse_event('{"type":"typing","user":1}') is None
     base = {"type": "welcome", "user": "a", "session": "s", "epoch": "e", "last": None,
@@ -696,7 +696,7 @@ def test_parse_event_reads_every_server_frame() -> None:
     assert parse_event('{"type":"presence","user":"ana","online":true}') == Presence("ana", True)
     assert parse_event('{"type":"users","online":["a","b"],"ref":"r"}') == Users(("a", "b"), "r")
     assert parse_event('{"type":"help","text":"t"}') == Help("t")
-    assert parse_event('{"type":"error","code":"c","detail":"d"}') == Error("c", "d", None)
+    assert parse_event('{"type":"error","code":"c","detail":"d"}') == ErrorEvent("c", "d", None)
     page = parse_event(
         '{"type":"history","more":false,"messages":'
         '[{"type":"message","id":"1","from":"a","to":"b","text":"t","ts":2}]}'

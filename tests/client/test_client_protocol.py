@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from wschat.client.effects import Confirmed, Online, Output, Phase
-from wschat.client.events import Disconnected, Error, Message, Reconnected, Users
+from wschat.client.events import Disconnected, ErrorEvent, Message, Reconnected, Users
 from wschat.client.exceptions import ChatClientError, LoginError
 from wschat.client.outbox import random_refs
 from wschat.client.protocol import ClientProtocol
@@ -293,7 +293,7 @@ class ClientOverAFlakyNetwork(RuleBasedStateMachine):
             assert event.message.id in self.yielded, "a confirmation of a message never shown"
             assert event.message.ref is not None
             self.answered[event.message.ref] += 1
-        elif isinstance(event, (Error, Users)) and event.ref is not None:
+        elif isinstance(event, (ErrorEvent, Users)) and event.ref is not None:
             self.answered[event.ref] += 1
         else:
             assert isinstance(event, (Online, Disconnected, Reconnected)), event

@@ -18,14 +18,14 @@ from vectorkit import VECTORS, check_step
 from wschat.client.effects import Confirmed, Online, Output, Retry
 from wschat.client.events import (
     Disconnected,
-    Error,
+    ErrorEvent,
     Help,
     History,
     Message,
     Presence,
     Read,
     Reconnected,
-    Typing,
+    TypingNotice,
     Users,
 )
 from wschat.client.exceptions import ChatClientError, ConnectionLost, LoginError
@@ -60,7 +60,7 @@ def plain_event(event: Output) -> dict[str, Any]:
             return {"type": "presence", "user": user, "online": online}
         case Read(id=id):
             return {"type": "read", "id": id}
-        case Typing(user=user, to=to):
+        case TypingNotice(user=user, to=to):
             return {"type": "typing", "user": user, **({"to": to} if to else {})}
         case Users(online=online, ref=ref):
             return {"type": "users", "online": list(online), **({"ref": ref} if ref else {})}
@@ -69,7 +69,7 @@ def plain_event(event: Output) -> dict[str, Any]:
             return {"type": "history", "ids": ids, "more": more, **({"ref": ref} if ref else {})}
         case Help(ref=ref):
             return {"type": "help", **({"ref": ref} if ref else {})}
-        case Error(code=code, ref=ref):
+        case ErrorEvent(code=code, ref=ref):
             return {"type": "error", "code": code, **({"ref": ref} if ref else {})}
         case Disconnected(code=code):
             return {"type": "disconnected", "code": code}

@@ -26,7 +26,7 @@ from servekit import WAIT, ServeProcess, WschatProcess, wschat_command
 from wschat import GREETING, Replica
 from wschat.client.events import (
     Disconnected,
-    Error,
+    ErrorEvent,
     Event,
     Help,
     History,
@@ -34,7 +34,7 @@ from wschat.client.events import (
     Presence,
     Read,
     Reconnected,
-    Typing,
+    TypingNotice,
     Users,
     Welcome,
 )
@@ -144,13 +144,13 @@ WELCOME = Welcome("ana", "s-1", "e-1", "7", True, ("ana",), "tok")
             f"[{clock(TS)}] ana: velha\n* (há mensagens mais antigas)",
         ),
         (History((), more=False), "* (início do histórico)"),
-        (Error("unknown_user", "nenhum usuário chamado 'x'"), "! erro unknown_user: nenhum usuário chamado 'x'"),
-        (Error("too_long", "longo\x1b"), "! erro too_long: longo\\x1b"),
+        (ErrorEvent("unknown_user", "nenhum usuário chamado 'x'"), "! erro unknown_user: nenhum usuário chamado 'x'"),
+        (ErrorEvent("too_long", "longo\x1b"), "! erro too_long: longo\\x1b"),
         (Disconnected(1001, "going away"), "* conexão perdida (1001); reconectando…"),
         (Reconnected(WELCOME), "* reconectado (sem perdas)"),
         (Reconnected(Welcome("ana", "s-2", "e-2", None, False, (), "t")), "* reconectado (histórico recarregado)"),
-        (Typing("joao"), "* joao está digitando…"),
-        (Typing("joao", "ana"), "* joao está digitando… (para você)"),
+        (TypingNotice("joao"), "* joao está digitando…"),
+        (TypingNotice("joao", "ana"), "* joao está digitando… (para você)"),
         (Read("7"), None),
     ],
 )

@@ -37,7 +37,7 @@ from wschat.core.requests import (
     Rejected,
     Resume,
     Send,
-    Typing,
+    TypingRequest,
     WhoRequest,
     already_logged_in,
 )
@@ -83,9 +83,9 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
     (frame(type="read", id="42"), ReadMark("42", None)),
     (frame(type="read", id="1764090000123-0", ref="r"), ReadMark("1764090000123-0", "r")),
     (frame(type="read", id="whatever", extra=1), ReadMark("whatever", None)),
-    (frame(type="typing"), Typing(None, None)),
-    (frame(type="typing", to=None, ref="t"), Typing(None, "t")),
-    (frame(type="typing", to="joao"), Typing("joao", None)),
+    (frame(type="typing"), TypingRequest(None, None)),
+    (frame(type="typing", to=None, ref="t"), TypingRequest(None, "t")),
+    (frame(type="typing", to="joao"), TypingRequest("joao", None)),
     # other requests
     (frame(type="who"), WhoRequest(None)),
     (frame(type="who", ref="w"), WhoRequest("w")),

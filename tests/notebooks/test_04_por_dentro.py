@@ -180,13 +180,13 @@ def check_every_id_a_screen_received_is_in_the_log(screens: Any, phone: Any,
 def check_typing_came_before_the_message_and_the_read_reached_both_tabs(
     ana1: Any, ana2: Any, question: Any
 ) -> None:
-    from wschat import Message, Read, Typing
+    from wschat import Message, Read, TypingNotice
 
     assert question.text == "alguém viu o relatório?" and question.sender == "joao"
     for screen in (ana1, ana2):
         at = next(i for i, e in enumerate(screen.events)
                   if isinstance(e, Message) and e.id == question.id)
-        assert screen.events[at - 1] == Typing("joao")
+        assert screen.events[at - 1] == TypingNotice("joao")
         assert Read(question.id) in screen.events[at:]
         assert screen.client.read == question.id
 
@@ -194,10 +194,10 @@ def check_typing_came_before_the_message_and_the_read_reached_both_tabs(
 def check_the_tab_that_was_away_got_the_messages_but_not_the_typing(
     live: Any, replay: Any, question: Any
 ) -> None:
-    from wschat import Disconnected, Message, Reconnected, Typing
+    from wschat import Disconnected, Message, Reconnected, TypingNotice
 
     bobs = live[1:]
-    assert live[0] == Typing("bob")
+    assert live[0] == TypingNotice("bob")
     assert [m.text for m in bobs] == ["eu vi", "está na pasta do projeto"]
     assert [type(e) for e in replay] == [Disconnected, Reconnected, Message, Message]
     assert replay[2:] == bobs

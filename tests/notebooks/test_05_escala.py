@@ -73,10 +73,10 @@ def check_what_one_process_held_in_the_benchmark(raw: Any) -> None:
 def check_two_nodes_with_nothing_shared_lose_the_message(
     public: Any, private: Any, got_b: Any, alone_a: Any, alone_b: Any
 ) -> None:
-    from wschat import Error, Message, Users
+    from wschat import ErrorEvent, Message, Users
 
     assert isinstance(public[-1], Message) and public[-1].text == "oi, joao!"
-    assert isinstance(private[-1], Error) and private[-1].code == "unknown_user"
+    assert isinstance(private[-1], ErrorEvent) and private[-1].code == "unknown_user"
     assert not [e for e in got_b if isinstance(e, Message)]
     assert isinstance(got_b[-1], Users) and list(got_b[-1].online) == ["joao"]
     assert not alone_a.running and not alone_b.running

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from wschat import Message, Presence, Read, ServerThread, Typing
+from wschat import Message, Presence, Read, ServerThread, TypingNotice
 from wschat.teaching.chatdemo import (
     HISTORY,
     LIVE,
@@ -29,8 +29,8 @@ def test_show_names_each_event_in_portuguese() -> None:
     assert show(Message("8", "ana", "joao", "oi", 0.0, "r1")) == "#8 ana → joao: oi   [ref r1]"
     assert show(Presence("joao", False)) == "presença: joao saiu"
     assert show(Read("8")) == "lido até #8"
-    assert show(Typing("joao")) == "joao está digitando…"
-    assert show(Typing("joao", "ana")) == "joao está digitando para ana…"
+    assert show(TypingNotice("joao")) == "joao está digitando…"
+    assert show(TypingNotice("joao", "ana")) == "joao está digitando para ana…"
 
 
 async def test_screens_label_history_live_and_replay() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wschat import Error, Message, Presence, ServerThread
+from wschat import ErrorEvent, Message, Presence, ServerThread
 from wschat.client.chat_client import ChatClient
 from wschat.teaching import nodes
 from wschat.teaching.nodes import LOG_MEANINGS, demo_redis, explain_log, next_of, start_node
@@ -71,7 +71,7 @@ async def test_a_node_without_redis_logs_what_explain_log_translates() -> None:
         await ana.connect()
         redis.stop()
         await ana.send("alguém aí?")
-        refused = await next_of(ana, Error)
+        refused = await next_of(ana, ErrorEvent)
         assert refused.code == "server_error"
         await ana.close()
     finally:

@@ -257,7 +257,7 @@ class ChatClient(Pump):
         The position is per user and only moves forward: when it moves, every session of the
         user (this one included) gets a :class:`~wschat.client.events.Read` event; an older
         or equal id changes nothing and nothing comes back. An id the user cannot see comes
-        back as an ``invalid_message`` :class:`~wschat.client.events.Error`. While
+        back as an ``invalid_message`` :class:`~wschat.client.events.ErrorEvent`. While
         disconnected, the latest position asked for is sent after the reconnect.
         """
         self._check_open()
@@ -269,7 +269,7 @@ class ChatClient(Pump):
 
         Ephemeral: the server passes on at most one per user per second and drops the rest;
         nothing is sent while disconnected. ``to`` a name never registered comes back as an
-        ``unknown_user`` :class:`~wschat.client.events.Error`.
+        ``unknown_user`` :class:`~wschat.client.events.ErrorEvent`.
         """
         self._check_open()
         self._protocol.typing(to)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Disconnected",
-    "Error",
+    "ErrorEvent",
     "Event",
     "Help",
     "History",
@@ -21,7 +21,7 @@ __all__ = [
     "Presence",
     "Read",
     "Reconnected",
-    "Typing",
+    "TypingNotice",
     "Users",
     "Welcome",
     "parse_event",
@@ -89,7 +89,7 @@ class Read:
 
 
 @dataclass(frozen=True, slots=True)
-class Typing:
+class TypingNotice:
     """``user`` is typing: to everyone (``to`` None) or to this user (``to`` set).
     Ephemeral: show it for a few seconds."""
 
@@ -123,7 +123,7 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
-class Error:
+class ErrorEvent:
     """An error the server sent; the connection stays open. ``ref`` names the frame that
     caused it, when it had one."""
 
@@ -153,11 +153,11 @@ Event = (
     Message
     | Presence
     | Read
-    | Typing
+    | TypingNotice
     | Users
     | History
     | Help
-    | Error
+    | ErrorEvent
     | Disconnected
     | Reconnected
 )
@@ -231,7 +231,7 @@ def parse_event(raw: str) -> Welcome | Event | None:
         if kind == "read":
             return Read(_str(obj, "id"))
         if kind == "typing":
-            return Typing(_str(obj, "user"), _opt_str(obj, "to"))
+            return TypingNotice(_str(obj, "user"), _opt_str(obj, "to"))
         if kind == "users":
             return Users(_names(obj, "online"), ref)
         if kind == "history":
@@ -242,7 +242,7 @@ def parse_event(raw: str) -> Welcome | Event | None:
         if kind == "help":
             return Help(_str(obj, "text"), ref)
         if kind == "error":
-            return Error(_str(obj, "code"), _str(obj, "detail"), ref)
+            return ErrorEvent(_str(obj, "code"), _str(obj, "detail"), ref)
         if kind == "welcome":
             return Welcome(
                 _str(obj, "user"), _str(obj, "session"), _str(obj, "epoch"),

@@ -39,7 +39,7 @@ from wschat.client.effects import (
 )
 from wschat.client.events import (
     Disconnected,
-    Error,
+    ErrorEvent,
     Event,
     Message,
     Read,
@@ -108,14 +108,14 @@ class ClientProtocol:
         self.retry: Retry | None = None
         self.error: ChatClientError | None = None
         self.outbox = Outbox(outbox, delivered)
-        self.drop_refused: Error | None = None
+        self.drop_refused: ErrorEvent | None = None
         self.login_kind: Literal["token", "password"] | None = None  # of the latest login
         self._new_ref = new_ref if new_ref is not None else random_refs()
         self._writes: list[Write] = []
         self._events: list[Output] = []
         self._gen = 0  # increases with every welcome, so a frame is written once on each
         self._attempts = 0  # reconnect attempts in this outage
-        self._login_error: Error | None = None
+        self._login_error: ErrorEvent | None = None
         self._resumed_from: str | None = None
         self._backlog_last: str | None = None
         self._seen_in_backlog = False
@@ -311,7 +311,7 @@ class ClientProtocol:
         else:  # a network failure, whatever the code: try again (the caller may give up)
             self._wait(next_url=True)
 
-    def _refused(self, error: Error | None, reason: str) -> None:
+    def _refused(self, error: ErrorEvent | None, reason: str) -> None:
         code = error.code if error is not None else ErrorCode.LOGIN_REQUIRED
         detail = error.detail if error is not None else reason
         if code == ErrorCode.AUTH_FAILED and self.login_kind == "token":
@@ -326,7 +326,7 @@ class ClientProtocol:
         if isinstance(answer, Welcome):
             self._welcomed(answer)
             return "welcome"
-        if isinstance(answer, Error):
+        if isinstance(answer, ErrorEvent):
             self._login_error = answer  # the close (4001) follows
             return "refused"
         self._finish(NotAChatServer(raw))
@@ -386,7 +386,7 @@ class ClientProtocol:
         if isinstance(event, Read) and _is_later(event.id, self.read):
             self.read = event.id
         ref = getattr(event, "ref", None)
-        if ref is not None and ref == self._dropping and isinstance(event, Error):
+        if ref is not None and ref == self._dropping and isinstance(event, ErrorEvent):
             self._dropping, self.drop_refused = None, event  # instead of the cut: not an event
             return "drop_refused"
         meaning: Meaning = "barrier" if ref is not None and ref == self._barrier else "event"

@@ -55,7 +55,7 @@ from wschat.client.chat_client import (
 from wschat.client.connect_failure import describe_connect_failure
 from wschat.client.events import (
     Disconnected,
-    Error,
+    ErrorEvent,
     Event,
     Help,
     History,
@@ -63,7 +63,7 @@ from wschat.client.events import (
     Presence,
     Read,
     Reconnected,
-    Typing,
+    TypingNotice,
     Users,
 )
 from wschat.core.defaults import UNREAD_CAP
@@ -123,7 +123,7 @@ def format_event(event: Event) -> str | None:
             return _format_message(event)
         case Presence(user=user, online=online):
             return f"* {user} {'entrou' if online else 'saiu'}"
-        case Typing(user=user, to=to):
+        case TypingNotice(user=user, to=to):
             return f"* {user} está digitando…" + (" (para você)" if to is not None else "")
         case Read():
             return None
@@ -135,7 +135,7 @@ def format_event(event: Event) -> str | None:
             lines = [_format_message(m) for m in messages]
             lines.append("* (há mensagens mais antigas)" if more else "* (início do histórico)")
             return "\n".join(lines)
-        case Error(code=code, detail=detail):
+        case ErrorEvent(code=code, detail=detail):
             return f"! erro {code}: {_clean(detail)}"
         case Disconnected(code=code):
             return f"* conexão perdida ({code}); reconectando…"

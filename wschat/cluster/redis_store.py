@@ -62,7 +62,7 @@ from wschat.store.base import (
     TOKEN_PRUNE_EVERY,
     Account,
     Appended,
-    OpenClose,
+    StoreBase,
     StoreError,
     account_key,
     before_fetch,
@@ -143,7 +143,7 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-class RedisStore(OpenClose):
+class RedisStore(StoreBase):
     """The :class:`~wschat.store.base.Store` interface on Redis (one stream is the log).
 
     ``url`` is ``redis://HOST:PORT/N`` (``rediss://`` for TLS, ``unix://`` for a socket).

@@ -40,7 +40,7 @@ from .requests import (
     Rejected,
     Resume,
     Send,
-    Typing,
+    TypingRequest,
     WhoRequest,
     check_password,
     check_text,
@@ -250,14 +250,14 @@ def _parse_read(obj: dict[str, object], ref: str | None) -> ReadMark | Rejected:
     return ReadMark(entry_id, ref)
 
 
-def _parse_typing(obj: dict[str, object], ref: str | None) -> Typing | Rejected:
+def _parse_typing(obj: dict[str, object], ref: str | None) -> TypingRequest | Rejected:
     """``{"type": "typing"}`` or ``{"type": "typing", "to": NAME}``; an invalid name is
     ``unknown_user`` (like a ``send``), a ``to`` that is not a string ``invalid_message``."""
     to = obj.get("to")
     if to is None:
-        return Typing(None, ref)
+        return TypingRequest(None, ref)
     if not isinstance(to, str):
         return Rejected(INVALID, '"to" deve ser um nome (texto) ou null', ref)
     if not is_valid_name(to):
         return unknown_user(to, ref)
-    return Typing(to, ref)
+    return TypingRequest(to, ref)

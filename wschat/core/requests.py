@@ -30,7 +30,7 @@ __all__ = [
     "Rejected",
     "Resume",
     "Send",
-    "Typing",
+    "TypingRequest",
     "WhoRequest",
     "already_logged_in",
     "check_password",
@@ -146,7 +146,7 @@ class ReadMark:
 
 
 @dataclass(frozen=True, slots=True)
-class Typing:
+class TypingRequest:
     """``typing``: the user is typing, to everyone (``to`` None) or to one user.
 
     ``to`` is a valid name as the client wrote it; the server checks that it is registered.
@@ -182,7 +182,7 @@ ClientEvent = (
     | Logout
     | Drop
     | ReadMark
-    | Typing
+    | TypingRequest
     | Rejected
 )
 

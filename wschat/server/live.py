@@ -30,7 +30,7 @@ from wschat.core.requests import (
     ReadMark,
     Rejected,
     Send,
-    Typing,
+    TypingRequest,
     WhoRequest,
     already_logged_in,
     unknown_user,
@@ -106,7 +106,7 @@ class LiveRequests:
                 await self._history(session, event)
             case ReadMark():
                 await self._read(session, event)
-            case Typing():
+            case TypingRequest():
                 await self._typing_notice(session, event)
             case Drop(ref=ref):
                 self._drop(session, ref)
@@ -200,7 +200,7 @@ class LiveRequests:
         if await self.store.set_read(session.key, entry.id):
             await self.bus.read_moved(session.user, session.key, entry.id)
 
-    async def _typing_notice(self, session: Session, typing: Typing) -> None:
+    async def _typing_notice(self, session: Session, typing: TypingRequest) -> None:
         """Pass a typing notice on, at most one per user per second; drop the rest silently.
 
         The bound is kept per process, across the user's sessions on it: with several

@@ -30,8 +30,8 @@ __all__ = [
     "TOKEN_PRUNE_EVERY",
     "Account",
     "Appended",
-    "OpenClose",
     "Store",
+    "StoreBase",
     "StoreError",
     "account_key",
     "before_fetch",
@@ -83,7 +83,7 @@ class Appended:
     created: bool
 
 
-class OpenClose:
+class StoreBase:
     """What every store class shares: ``async with store:`` and :meth:`last_visible`.
 
     ``async with`` opens the store and closes it again. Subclasses give ``open()``,

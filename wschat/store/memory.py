@@ -22,7 +22,7 @@ from wschat.store.base import (
     TOKEN_PRUNE_EVERY,
     Account,
     Appended,
-    OpenClose,
+    StoreBase,
     account_key,
     before_fetch,
     before_page,
@@ -36,7 +36,7 @@ from wschat.store.base import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(OpenClose):
+class MemoryStore(StoreBase):
     """The :class:`~wschat.store.base.Store` interface over in-process lists and dicts.
 
     It needs no :meth:`open`, but accepts one (and ``async with``) so code can treat every

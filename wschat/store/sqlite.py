@@ -44,7 +44,7 @@ from wschat.store.base import (
     TOKEN_PRUNE_EVERY,
     Account,
     Appended,
-    OpenClose,
+    StoreBase,
     StoreError,
     account_key,
     before_fetch,
@@ -160,7 +160,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-class SQLiteStore(OpenClose):
+class SQLiteStore(StoreBase):
     """The :class:`~wschat.store.base.Store` interface on a SQLite file (or ``":memory:"``).
 
     Call :meth:`open` (or use ``async with``) before anything else. Every SQLite failure comes

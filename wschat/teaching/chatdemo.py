@@ -21,7 +21,7 @@ from wschat.client.events import (
     Presence,
     Read,
     Reconnected,
-    Typing,
+    TypingNotice,
     Welcome,
 )
 from wschat.core.model import Entry
@@ -133,7 +133,7 @@ def show(event: Event) -> str:
         return f"presença: {event.user} {'entrou' if event.online else 'saiu'}"
     if isinstance(event, Read):
         return f"lido até #{event.id}"
-    if isinstance(event, Typing):
+    if isinstance(event, TypingNotice):
         return f"{event.user} está digitando{' para ' + event.to if event.to else ''}…"
     if isinstance(event, Disconnected):
         return f"conexão caiu (código {int(event.code)})"
