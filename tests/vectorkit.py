@@ -14,10 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VECTORS", "VECTORS_FILE", "check_step"]
+__all__ = ["ID_ORDER", "VECTORS", "VECTORS_FILE", "check_step"]
 
 VECTORS_FILE = Path(__file__).parent / "client" / "client_vectors.json"
-VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["vectors"]
+_FILE: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
+VECTORS: list[dict[str, Any]] = _FILE["vectors"]
+#: ``[a, b, expected]``: what ``is_later(a, b)`` (Python) and ``isLater(a, b)`` (chat.js) say.
+ID_ORDER: list[tuple[str, str | None, bool]] = [
+    (a, b, expected) for a, b, expected in _FILE["id_order"]["cases"]
+]
 
 
 def check_step(where: str, step: dict[str, Any], did: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from browserkit import browser_verdict, find_chromium, launch, new_tab
-from vectorkit import VECTORS, check_step
+from vectorkit import ID_ORDER, VECTORS, check_step
 
 from wschat.server.thread import ServerThread
 
@@ -230,3 +230,15 @@ def test_the_pump_traces_every_frame_and_socket_event(page: Page, vector: dict[s
                 assert waits == [{"attempt": retry["attempt"], "delay": 0}], where
         else:
             assert kinds == [], where
+
+
+def test_chat_js_orders_ids_like_is_later(page: Page) -> None:
+    """chat.js's isLater gives every answer of the shared id-order cases, as is_later does."""
+    answers: list[bool] = page.evaluate(
+        """async (cases) => {
+          const m = await import("/chat.js");
+          return cases.map(([a, b]) => m.isLater(a, b));
+        }""",
+        [[a, b] for a, b, _ in ID_ORDER],
+    )
+    assert [(a, b, got) for (a, b, _), got in zip(ID_ORDER, answers, strict=True)] == ID_ORDER

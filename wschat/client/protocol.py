@@ -53,21 +53,10 @@ from wschat.client.outbox import Outbox, random_refs
 from wschat.core.commands import parse_command
 from wschat.core.defaults import MAX_FRAME
 from wschat.core.errors import CloseCode, ErrorCode
-from wschat.core.model import log_order
+from wschat.core.model import is_later
 from wschat.core.requests import Drop
 
 __all__ = ["ClientProtocol"]
-
-
-def _is_later(entry_id: str, than: str | None) -> bool:
-    """True when ``entry_id`` comes after ``than`` in the log (or ``than`` is None); ids the
-    client cannot order (not of wschat's forms) count as later: the server is the judge."""
-    if than is None:
-        return True
-    try:
-        return log_order(entry_id) > log_order(than)
-    except ValueError:
-        return True
 
 
 class ClientProtocol:
@@ -383,7 +372,7 @@ class ClientProtocol:
         return "confirmed" if repeat else meaning
 
     def _notice(self, event: Event) -> Meaning:
-        if isinstance(event, Read) and _is_later(event.id, self.read):
+        if isinstance(event, Read) and is_later(event.id, self.read):
             self.read = event.id
         ref = getattr(event, "ref", None)
         if ref is not None and ref == self._dropping and isinstance(event, ErrorEvent):

@@ -67,7 +67,7 @@ from wschat.client.events import (
     Users,
 )
 from wschat.core.defaults import UNREAD_CAP
-from wschat.core.model import log_order
+from wschat.core.model import is_later
 from wschat.core.urls import InvalidURL, chat_url
 
 __all__ = ["PASSWORD_ENV", "format_event", "format_unread", "run_cli"]
@@ -184,16 +184,6 @@ def _clean(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-def _after(entry_id: str, than: str | None) -> bool:
-    """True when ``entry_id`` is later in the log than ``than`` (or ``than`` is None)."""
-    if than is None:
-        return True
-    try:
-        return log_order(entry_id) > log_order(than)
-    except ValueError:
-        return False
-
-
 def _fail(message: str) -> None:
     print(f"{_PROG}: {message}", file=sys.stderr, flush=True)
 
@@ -294,7 +284,7 @@ async def _show_events(
             line = format_event(event)
             if line is not None:
                 out(line)
-            if isinstance(event, Message) and _after(event.id, newest or client.read):
+            if isinstance(event, Message) and is_later(event.id, newest or client.read):
                 newest = event.id
             if newest is not None and client.queued == 0:  # a burst is shown: mark it once
                 await client.mark_read(newest)

@@ -51,7 +51,7 @@ from wschat.cluster.redis_defaults import NODE_TTL
 from wschat.cluster.redis_store import RedisStore, entry_from_stream
 from wschat.cluster.scripts import PRESENCE
 from wschat.core.defaults import TYPING_INTERVAL
-from wschat.core.model import Entry, log_order
+from wschat.core.model import Entry, is_later, log_order
 from wschat.server.bus import Joined, Sink
 from wschat.server.supervise import Streak, Supervisor
 from wschat.store.base import StoreError
@@ -79,9 +79,10 @@ def new_node_id() -> str:
     return "n-" + secrets.token_hex(4)
 
 
-def _after(entry_id: str | None, mark: str) -> bool:
-    """True when the tail position ``mark`` is at or past ``entry_id`` (None: nothing to reach)."""
-    return entry_id is None or log_order(mark) >= log_order(entry_id)
+def _reached(entry_id: str | None, mark: str) -> bool:
+    """True when the tail position ``mark`` is at or past ``entry_id`` (None: nothing to reach).
+    An id :func:`~wschat.core.model.is_later` cannot order counts as not reached yet."""
+    return entry_id is None or not is_later(entry_id, mark)
 
 
 class RedisBus:
@@ -215,7 +216,7 @@ class RedisBus:
 
     async def synced(self, last: str | None, floor: str | None) -> None:
         async def reached() -> None:
-            while not (_after(last, self._log_pos) and _after(floor, self._presence_pos)):
+            while not (_reached(last, self._log_pos) and _reached(floor, self._presence_pos)):
                 await self._progress.wait()
 
         try:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wschat.core.names import name_key
 
-__all__ = ["Draft", "Entry", "log_order"]
+__all__ = ["Draft", "Entry", "is_later", "log_order"]
+
+#: The two forms of a wschat id: ``"42"`` (memory, SQLite) and ``"<ms>-<seq>"`` (Redis), ASCII
+#: digits only.
+_ID = re.compile(r"([0-9]+)(?:-([0-9]+))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,31 @@ def log_order(entry_id: str) -> tuple[int, int]:
     """Sort key of an id in log order, for the server's own comparisons only.
 
     Memory and SQLite ids are decimal sequence numbers (``"42"``); Redis stream ids are
-    ``"<ms>-<seq>"``. One epoch never mixes the two forms. Raises ValueError otherwise.
+    ``"<ms>-<seq>"``; both in ASCII digits. One epoch never mixes the two forms. Raises
+    ValueError for anything else.
     """
-    head, sep, tail = entry_id.partition("-")
-    if not head.isdigit() or (sep and not tail.isdigit()):
+    match = _ID.fullmatch(entry_id)
+    if match is None:
         raise ValueError(f"not a log id: {entry_id!r}")
-    return int(head), int(tail) if sep else 0
+    head, tail = match.groups()
+    return int(head), int(tail) if tail is not None else 0
+
+
+def is_later(a: str, b: str | None) -> bool:
+    """True when id ``a`` comes after id ``b`` in log order, or ``b`` is None (nothing yet).
+
+    Ids are opaque strings to a client (PROTOCOL.md); wschat's own are ordered by
+    :func:`log_order`. **An id this cannot order counts as later**: when ``a`` or ``b`` is not
+    of wschat's forms (``"abc"``, ``""``, ``"4 2"``, digits other than ASCII ``0-9``), the
+    answer is True, so a client takes the server's word (moves its read position, shows the
+    message as new) instead of dropping what it cannot judge; the server checks every id it
+    is sent. ``is_later(a, a)`` is False for an id it can order. The browser client's
+    ``isLater`` (``wschat/static/chat.js``) follows the same rule, and the cases in
+    ``tests/client/client_vectors.json`` hold both to it.
+    """
+    if b is None:
+        return True
+    try:
+        return log_order(a) > log_order(b)
+    except ValueError:
+        return True

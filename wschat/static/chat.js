@@ -172,7 +172,9 @@ function logOrder(id) {
 
 /**
  * True when `id` comes after `than` in the log (or `than` is null); ids this client cannot
- * order (not of wschat's forms: "42", "1700000000000-0") count as later: the server judges.
+ * order (not of wschat's forms in ASCII digits: "42", "1700000000000-0") count as later: the
+ * server judges. The same rule as wschat.core.model.is_later; the "id_order" cases of
+ * tests/client/client_vectors.json hold both to it.
  */
 export function isLater(id, than) {
   if (than === null) return true;
