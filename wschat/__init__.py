@@ -11,8 +11,12 @@ websocket-client until a name that needs them is used):
   with :func:`redis_node`;
 - the teaching tools: :func:`probe` (read what any WebSocket server sends), the offline
   :class:`Replica` of the internship test's server, :func:`is_offline`;
-- the codes and the exception root: :class:`CloseCode`, :class:`ErrorCode`,
-  :class:`WschatError`.
+- the codes and the exceptions: :class:`CloseCode`, :class:`ErrorCode`, the root
+  :class:`WschatError` (its whole tree is drawn in :mod:`wschat.core.errors`), and the errors
+  of the parts above that a caller catches (:class:`InvalidURL`, :class:`WireError`,
+  :class:`ServerCrashed`, ...).
+
+docs/api.md lists every public name with its signature and docstring.
 """
 
 from __future__ import annotations
@@ -41,9 +45,13 @@ if TYPE_CHECKING:
         Users,
         Welcome,
     )
+    from wschat.client.exceptions import DropRefused, NotAChatServer
     from wschat.cluster import RedisConfig, RedisStore, redis_node
     from wschat.core.errors import CloseCode, ErrorCode, WschatError
+    from wschat.core.urls import InvalidURL
+    from wschat.core.wire import WireError
     from wschat.server import ChatServer, ServerConfig, ServerThread
+    from wschat.server.thread import ServerCrashed
     from wschat.store import MemoryStore, SQLiteStore, Store, StoreError
     from wschat.teaching.offline import is_offline
     from wschat.teaching.probe import ProbeError, ProbeResult, probe
@@ -57,9 +65,13 @@ _WHERE: dict[str, str] = {
          "Read", "Reconnected", "TypingNotice", "Users", "Welcome"],
         "wschat.client",
     ),
+    **dict.fromkeys(["DropRefused", "NotAChatServer"], "wschat.client.exceptions"),
     **dict.fromkeys(["RedisConfig", "RedisStore", "redis_node"], "wschat.cluster"),
     **dict.fromkeys(["CloseCode", "ErrorCode", "WschatError"], "wschat.core.errors"),
+    "InvalidURL": "wschat.core.urls",
+    "WireError": "wschat.core.wire",
     **dict.fromkeys(["ChatServer", "ServerConfig", "ServerThread"], "wschat.server"),
+    "ServerCrashed": "wschat.server.thread",
     **dict.fromkeys(["MemoryStore", "SQLiteStore", "Store", "StoreError"], "wschat.store"),
     "is_offline": "wschat.teaching.offline",
     **dict.fromkeys(["ProbeError", "ProbeResult", "probe"], "wschat.teaching.probe"),
@@ -75,14 +87,17 @@ __all__ = [
     "CloseCode",
     "ConnectionLost",
     "Disconnected",
+    "DropRefused",
     "ErrorCode",
     "ErrorEvent",
     "Event",
     "Help",
     "History",
+    "InvalidURL",
     "LoginError",
     "MemoryStore",
     "Message",
+    "NotAChatServer",
     "Presence",
     "ProbeError",
     "ProbeResult",
@@ -93,12 +108,14 @@ __all__ = [
     "Replica",
     "SQLiteStore",
     "ServerConfig",
+    "ServerCrashed",
     "ServerThread",
     "Store",
     "StoreError",
     "TypingNotice",
     "Users",
     "Welcome",
+    "WireError",
     "WschatError",
     "__version__",
     "is_offline",

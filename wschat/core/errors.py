@@ -4,6 +4,52 @@
 and PROTOCOL.md's own 4xxx codes); :class:`ErrorCode` the ``code`` of an ``error`` frame.
 Both are plain ints and strings on the wire (``IntEnum``/``StrEnum``), so they compare equal
 to the literals a client written from PROTOCOL.md uses. No I/O.
+
+The exceptions wschat raises on purpose, all under :class:`WschatError` (a second base in
+parentheses; ``except wschat.WschatError`` catches every one)::
+
+    WschatError                     the root (this module)
+    ├── InvalidURL (ValueError)     wschat.core.urls: typed text that is no ws:// or wss:// URL
+    ├── WireError (ValueError)      wschat.core.wire: bytes that break RFC 6455
+    │   ├── FrameError              a frame that breaks the rules
+    │   │   └── IncompleteFrame     the bytes end before the frame does
+    │   └── HandshakeError          an opening handshake that breaks the rules
+    │       └── IncompleteHandshake the bytes end before the handshake does
+    ├── StoreError                  wschat.store: the store cannot work (file, database, Redis)
+    ├── CannotListen                wschat.server.run: the host and port cannot be listened on
+    ├── TaskFailed                  wschat.server.supervise: a long-lived task of the server died
+    ├── ServerCrashed (RuntimeError)  wschat.server.thread: a ServerThread's server is gone
+    ├── ChatClientError             wschat.client: what ChatClient raises
+    │   ├── LoginError              the login was refused (4001)
+    │   ├── NotAChatServer          the answer to the login was not wschat's
+    │   ├── ConnectionLost          closed with a code after which it does not reconnect
+    │   ├── ClientClosed            closed, and every event was read
+    │   └── DropRefused             the server refused a drop (rate_limited)
+    └── ProbeError                  wschat.teaching.probe: the probe got no message
+        ├── NameNotFound            DNS
+        ├── ConnectionRefused       nothing listens there
+        ├── TLSFailure              the TLS handshake failed
+        ├── ProbeTimeout            the timeout passed first
+        ├── HandshakeRejected       an HTTP status other than 101
+        ├── ClosedBeforeMessage     closed before any message
+        ├── ConnectionFailed        any other network failure
+        ├── OfflineBlocked          WSCHAT_OFFLINE=1 and a host elsewhere
+        └── LoginRequired           a wschat chat server, and nothing to send
+
+What is outside the tree, on purpose, is a mistake of the calling code, not a condition to
+handle: **argument checks** raise ``ValueError`` (or ``TypeError`` for a wrong type): options
+out of range (``ChatClient``'s ``backoff``, no password and no token, no URL; the rate limits;
+``RedisStore``'s bounds and a URL that is not ``redis://``; ``probe``'s ``timeout`` and
+``count``; ``RedisBus``'s ``node_ttl``), a :class:`~wschat.core.model.Draft` with an invalid
+field, and an id the server itself passes to a store (``upto``, ``after``, a read position)
+that is not a log id (:func:`~wschat.core.model.log_order`); a client's untrusted ids never
+reach these checks. **Calls in the wrong state** raise ``RuntimeError`` (connecting a client
+twice, ``drop()`` without a connection, starting a ``ServerThread`` twice), and a
+``ServerThread`` that does not start or stop within its timeout raises ``TimeoutError``; a TLS
+certificate the server cannot read stays an ``OSError`` (with both file names), and an
+``AssertionError`` marks a branch that cannot be reached. The notebooks' demonstration helpers
+in :mod:`wschat.teaching` (apart from the probe) raise the standard exceptions too. Tests keep
+this drawing equal to the classes, and every ``raise`` of the other packages to this list.
 """
 
 from __future__ import annotations
