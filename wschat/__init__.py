@@ -123,10 +123,16 @@ __all__ = [
     "redis_node",
 ]
 
-try:
-    __version__ = version("wschat")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def _installed_version() -> str:
+    try:
+        return version("wschat")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+#: The installed version of wschat (``"0+unknown"`` in a source tree that was never installed).
+__version__ = _installed_version()
 
 
 def __getattr__(name: str) -> Any:
