@@ -27,7 +27,7 @@ from wschat.core.parsing import parse_frame
 from wschat.core.requests import (
     DEFAULT_HISTORY_LIMIT,
     MAX_TEXT,
-    ClientEvent,
+    ClientRequest,
     Drop,
     HelpRequest,
     HistoryRequest,
@@ -49,7 +49,7 @@ def frame(**fields: object) -> str:
 
 # --------------------------------------------------------------------------- accepted frames
 
-ACCEPTED: list[tuple[str, ClientEvent]] = [
+ACCEPTED: list[tuple[str, ClientRequest]] = [
     # login
     (frame(type="login", user="joao", password="s3cret"), Login("joao", "s3cret", None, None)),
     (frame(type="login", user="Ana.B-1_", token="t0k"), Login("Ana.B-1_", None, "t0k", None)),
@@ -103,7 +103,7 @@ ACCEPTED: list[tuple[str, ClientEvent]] = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ACCEPTED)
-def test_accepted_frames(text: str, expected: ClientEvent) -> None:
+def test_accepted_frames(text: str, expected: ClientRequest) -> None:
     assert parse_frame(text) == expected
 
 
@@ -349,7 +349,7 @@ FRAMES = st.one_of(
 )
 
 
-def _check_event(event: ClientEvent) -> None:
+def _check_event(event: ClientRequest) -> None:
     assert isinstance(
         event, Login | Send | WhoRequest | HelpRequest | HistoryRequest | Logout | Drop | Rejected
     )

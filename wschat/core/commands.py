@@ -50,7 +50,7 @@ def _split(text: str) -> tuple[str, str]:
     return match.group(1), match.group(2) or ""
 
 
-#: Commands that take no arguments, and the event each one becomes (given the ref).
+#: Commands that take no arguments, and the request each one becomes (given the ref).
 _BARE: Final[dict[str, Callable[[str | None], WhoRequest | HelpRequest | Logout | Drop]]] = {
     "who": WhoRequest,
     "help": HelpRequest,

@@ -1,4 +1,4 @@
-"""Client frames in: one text frame becomes exactly one client event. No I/O.
+"""Client frames in: one text frame becomes exactly one client request. No I/O.
 
 What stays with the server: binary frames, frame size, the login phase (a first frame that is
 not ``Login`` nor a ``Rejected`` with ``from_login`` is ``login_required``; after ``welcome``
@@ -31,7 +31,7 @@ from .requests import (
     MAX_PASSWORD,
     MAX_REF,
     MAX_TOKEN,
-    ClientEvent,
+    ClientRequest,
     Drop,
     HistoryRequest,
     Login,
@@ -94,8 +94,8 @@ _JSON_SPACE: Final = " \t\n\r"
 _TYPES: Final = "login, send, who, history, logout, read, typing, drop"
 
 
-def parse_frame(text: str) -> ClientEvent:
-    """Parse one text frame into one client event. Never raises.
+def parse_frame(text: str) -> ClientRequest:
+    """Parse one text frame into one client request. Never raises.
 
     A text that decodes as strict JSON to an object is a protocol frame; a JSON-looking
     text (``{`` after JSON white space) that is refused only for a number too large to hold
@@ -125,7 +125,7 @@ def parse_frame(text: str) -> ClientEvent:
     return _parse_send(text, None, None)
 
 
-def _parse_object(obj: dict[str, object]) -> ClientEvent:
+def _parse_object(obj: dict[str, object]) -> ClientRequest:
     raw_ref = obj.get("ref")
     if raw_ref is not None and not _is_ref(raw_ref):
         # A login with a bad ref is still a login attempt (invalid_message, not login_required).
@@ -163,7 +163,7 @@ def _is_ref(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_REF and is_utf8_safe(value)
 
 
-def _parse_send_object(obj: dict[str, object], ref: str | None) -> ClientEvent:
+def _parse_send_object(obj: dict[str, object], ref: str | None) -> ClientRequest:
     text = obj.get("text")
     if not isinstance(text, str):
         return Rejected(INVALID, '"text" deve ser um texto', ref)
@@ -173,7 +173,7 @@ def _parse_send_object(obj: dict[str, object], ref: str | None) -> ClientEvent:
     return _parse_send(text, to, ref)
 
 
-def _parse_send(text: str, to: str | None, ref: str | None) -> ClientEvent:
+def _parse_send(text: str, to: str | None, ref: str | None) -> ClientRequest:
     if to is None and text.startswith("/"):
         return parse_command(text, ref)
     if to is not None and not is_valid_name(to):

@@ -1,6 +1,6 @@
-"""Client events: what one client frame means, as frozen dataclasses, and the checks they share.
+"""Client requests: what one client frame asks for, as frozen dataclasses, and their checks.
 
-:func:`wschat.core.parsing.parse_frame` turns a text frame into exactly one of these events; a
+:func:`wschat.core.parsing.parse_frame` turns a text frame into exactly one of these requests; a
 frame that breaks a rule becomes :class:`Rejected`, the error to send back, so the caller never
 needs a ``try``. The limits of PROTOCOL.md live here too. No I/O.
 """
@@ -20,7 +20,7 @@ __all__ = [
     "MAX_REF",
     "MAX_TEXT",
     "MAX_TOKEN",
-    "ClientEvent",
+    "ClientRequest",
     "Drop",
     "HelpRequest",
     "HistoryRequest",
@@ -58,7 +58,7 @@ DEFAULT_HISTORY_LIMIT: Final = 50
 INVALID: Final = ErrorCode.INVALID_MESSAGE
 
 
-# --------------------------------------------------------------------------- client events
+# --------------------------------------------------------------------------- client requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class Rejected:
     from_login: bool = False
 
 
-ClientEvent = (
+ClientRequest = (
     Login
     | Send
     | WhoRequest

@@ -21,7 +21,7 @@ from wschat.core.names import name_key
 from wschat.core.parsing import parse_frame
 from wschat.core.ratelimit import Throttle, TokenBucket
 from wschat.core.requests import (
-    ClientEvent,
+    ClientRequest,
     Drop,
     HelpRequest,
     HistoryRequest,
@@ -90,7 +90,7 @@ class LiveRequests:
             self.outbox.write(session, error_frame(
                 ErrorCode.SERVER_ERROR, STORE_DOWN, getattr(event, "ref", None)))
 
-    async def handle(self, session: Session, event: ClientEvent) -> None:
+    async def handle(self, session: Session, event: ClientRequest) -> None:
         """Answer one live event of ``session``. Raises StoreError."""
         write = self.outbox.write
         match event:
