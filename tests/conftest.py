@@ -1,10 +1,18 @@
-"""Suite-wide setup: nothing in the tests may contact a host outside this machine."""
+"""Suite-wide fixtures and setup: nothing in the tests may contact a host outside this machine.
+
+Fixtures every test may ask for by name: ``serve`` (chat servers in this process, on the
+test's ``backend``), ``clients`` (raw connections, closed first), ``replica``, ``tls_files``
+and ``redis_server`` (one real redis-server for the session). A test marked
+``@pytest.mark.backends`` runs once per store backend (memory, SQLite, Redis), or once per
+backend named (``@pytest.mark.backends("sqlite", "redis")``); unmarked, it runs on memory.
+A test marked ``@pytest.mark.posix_signals`` is skipped on Windows.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +24,13 @@ from hypothesis import settings
 os.environ["WSCHAT_OFFLINE"] = "1"
 
 from chatkit import Clients
+from rediskit import fresh_prefix, need_redis_server
+from threadkit import Serve
 
 from wschat import Replica
+from wschat.cluster.redis_config import RedisConfig
 from wschat.server.thread import ServerThread
+from wschat.teaching.redis_server import RedisServer
 
 # No per-example time limit: speed goals live in benchmarks/, and on a loaded machine (CI's two
 # cores) a pure property test's example may take longer than hypothesis' default 200 ms.
@@ -44,13 +56,63 @@ def tls_files(tmp_path: Path) -> tuple[str, str]:
     return str(certfile), str(keyfile)
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ServerThread]]:
-    """Start chat servers in this process with any ServerConfig fields; all are stopped after
-    the test, the last started first. (test_server_redis.py makes them Redis nodes.)"""
-    started: list[ServerThread] = []
+#: The store backends a ``@pytest.mark.backends`` test runs on, in this order.
+BACKENDS = ("memory", "sqlite", "redis")
 
-    def start(**config: Any) -> ServerThread:
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``backends`` (on itself, its class or its module's ``pytestmark``) gets
+    one run per backend named in the marker (all of :data:`BACKENDS` when it names none)."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is None or "backend" not in metafunc.fixturenames:
+        return
+    names = marker.args or BACKENDS
+    unknown = set(names) - set(BACKENDS)
+    assert not unknown, f"unknown backends {sorted(unknown)}: use {BACKENDS}"
+    metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session, on 127.0.0.1 on a free port; tests keep apart
+    by key prefix (``rediskit.fresh_prefix``). Without one the test is skipped loudly (and
+    fails under ``CI=true``), see ``rediskit.need_redis_server``."""
+    with RedisServer(need_redis_server()) as server:
+        yield server
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store the test's ``serve`` servers use: ``memory`` unless the test is marked
+    ``backends`` (then each of the marker's backends in turn)."""
+    name: str = getattr(request, "param", "memory")
+    return name
+
+
+@pytest.fixture
+def serve(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve]:
+    """Start chat servers in this process with any ServerConfig fields; all are stopped after
+    the test, the last started first.
+
+    ``db`` names the chat's data: servers started with the same ``db`` share it (a restart
+    on the same database, or nodes of one chat). On ``memory`` a ``db`` is a SQLite path
+    (a MemoryStore cannot outlive its server) and without one the store is a fresh
+    MemoryStore; on ``sqlite`` each ``db`` is a SQLite path and without one a fresh file; on
+    ``redis`` each server is a node of the Redis store and bus on the session's redis-server,
+    and a ``db`` is a key prefix (without one a fresh prefix: a chat of its own).
+    """
+    started: list[ServerThread] = []
+    redis: RedisServer | None = None
+    prefixes: dict[str, str] = {}
+    if backend == "redis":
+        redis = request.getfixturevalue("redis_server")
+
+    def start(*, db: str | None = None, **config: Any) -> ServerThread:
+        if redis is not None:
+            prefix = prefixes.setdefault(db, fresh_prefix()) if db is not None else fresh_prefix()
+            config["store"], config["bus"] = RedisConfig(redis.url, prefix=prefix).node()
+        elif db is not None or backend == "sqlite":
+            config["db"] = db if db is not None else str(tmp_path / f"chat-{len(started)}.db")
         server = ServerThread(**config).start()
         started.append(server)
         return server
@@ -61,28 +123,18 @@ def serve() -> Iterator[Callable[..., ServerThread]]:
 
 
 @pytest.fixture
-async def clients(serve: Callable[..., ServerThread]) -> AsyncIterator[Clients]:
+async def clients(serve: Serve) -> AsyncIterator[Clients]:
     """Every client connection of the test, closed before the servers of ``serve`` stop."""
     async with Clients() as pool:
         yield pool
 
 
-# Tests that stop processes with POSIX signals (SIGINT, SIGTERM, SIGKILL): Windows has no such
-# signals for a child process (send_signal(SIGINT) raises, SIGTERM means TerminateProcess and
-# exit status 1), so there they are skipped with a reason; WSL runs them.
-_POSIX_MODULES = {"test_serving.py", "test_chat_cli.py", "test_cluster.py", "test_faults.py"}
-_POSIX_TESTS = {
-    "test_interrupt_is_one_line_and_exit_130",
-    "test_replica_command_announces_serves_and_stops_on_sigint",
-    "test_process_crash_after_append_loses_nothing",
-    "test_two_stores_on_one_file_share_the_log",
-}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On Windows, skip the tests marked ``posix_signals``: a child process there has no
+    SIGINT, and SIGTERM means TerminateProcess with exit status 1. WSL runs them."""
     if sys.platform != "win32":
         return
-    skip = pytest.mark.skip(reason="needs POSIX signals to stop server processes: run under WSL")
+    skip = pytest.mark.skip(reason="needs POSIX signals to stop processes: run under WSL")
     for item in items:
-        if item.path.name in _POSIX_MODULES or getattr(item, "originalname", item.name) in _POSIX_TESTS:
+        if item.get_closest_marker("posix_signals") is not None:
             item.add_marker(skip)

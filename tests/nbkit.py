@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -35,10 +36,12 @@ from wschat.teaching.redis_server import find_redis_server
 
 __all__ = [
     "EXTRA_PYTHONS",
+    "LINK",
     "NOTEBOOKS",
     "PYTHONS",
     "Run",
     "checks_of",
+    "heading_anchors",
     "kernel_python",
     "run_notebook",
 ]
@@ -224,3 +227,20 @@ def run_notebook(name: str, checks: Sequence[Check], version: str = "suite") -> 
     assert _MARK in report, f"the checks did not report: {report!r}"
     outcomes = json.loads(report.split(_MARK, 1)[1])
     return Run(notebook, version, outcomes)
+
+
+#: A markdown link: its target in group 1 (a target may hold one level of parentheses).
+LINK = re.compile(r"\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
+
+
+def heading_anchors(nb: nbformat.NotebookNode) -> set[str]:
+    """The anchors Jupyter gives a notebook's headings: the heading's text, spaces as '-'."""
+    anchors = set()
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("#"):
+                text = line.lstrip("#").strip().replace("`", "").replace("*", "")
+                anchors.add(text.replace(" ", "-"))
+    return anchors

@@ -177,6 +177,7 @@ def test_closed_port_as_a_process_is_one_line_without_traceback() -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.posix_signals
 def test_interrupt_is_one_line_and_exit_130() -> None:
     connected = threading.Event()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbkit import EXTRA_PYTHONS
+from nbkit import EXTRA_PYTHONS, LINK, heading_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -55,20 +55,7 @@ def test_notebook_imports_wschat(path: Path) -> None:
 
 
 #: A markdown link's target: ``[text](target)``, balanced parentheses allowed inside.
-LINK = re.compile(r"\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
 
-
-def heading_anchors(nb: nbformat.NotebookNode) -> set[str]:
-    """The anchors Jupyter gives a notebook's headings: the heading's text, spaces as '-'."""
-    anchors = set()
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if line.startswith("#"):
-                text = line.lstrip("#").strip().replace("`", "").replace("*", "")
-                anchors.add(text.replace(" ", "-"))
-    return anchors
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])

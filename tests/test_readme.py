@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_notebooks import LINK, heading_anchors
+from nbkit import LINK, heading_anchors
 
 from wschat import Replica
 from wschat.teaching import figures

@@ -323,6 +323,7 @@ async def test_cair_drops_the_connection_and_comes_back_with_what_was_missed(
     assert ana.stderr.all() == []
 
 
+@pytest.mark.posix_signals
 async def test_interrupt_exits_130_without_traceback(
     server: ServerThread, chat: Callable[..., WschatProcess]
 ) -> None:
@@ -424,6 +425,7 @@ def test_no_password_and_no_terminal_is_exit_2(server: ServerThread) -> None:
 # --------------------------------------------------------------------------- reconnection
 
 
+@pytest.mark.posix_signals
 async def test_reconnects_after_a_restart_and_prints_what_was_missed_once(
     clients: Clients, chat: Callable[..., WschatProcess], tmp_path: Path
 ) -> None:

@@ -11,8 +11,6 @@ fail with ``server_error`` and the nodes recover without a restart.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
 import sys
 import time
@@ -33,70 +31,15 @@ from chatkit import (
     recv_n,
     send_json,
 )
-from rediskit import fresh_prefix, need_redis_server, redis_server  # noqa: F401 - a fixture
+from rediskit import NODE_TTL, START, Node, fresh_prefix, need_redis_server, start_node
 from websockets.asyncio.client import ClientConnection
 
 from wschat.teaching.redis_server import RedisServer
 
+#: Stops its processes with POSIX signals (skipped on Windows, see tests/conftest.py).
+pytestmark = pytest.mark.posix_signals
+
 PW = "s3nha"
-#: A short node TTL keeps the dead-node tests fast (the default is 15 s).
-NODE_TTL = 3.0
-#: Bound on a node's start and stop; only reached when a test fails.
-START = 20.0
-
-_LISTENING = re.compile(r"wschat listening on (ws://127\.0\.0\.1:\d+/ws)")
-
-
-class Node:
-    """One ``wschat serve --redis`` process; its stderr (the log) goes to a file."""
-
-    def __init__(self, process: asyncio.subprocess.Process, url: str, log: Path) -> None:
-        self.process = process
-        self.url = url
-        self.log = log
-
-    @property
-    def http_url(self) -> str:
-        return self.url.replace("ws://", "http://").removesuffix("ws")
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: no close frames, no cleanup, as a crash or a pulled plug."""
-        self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), START)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise AssertionError(f"node did not stop on SIGTERM; log:\n{self.log_text()[-2000:]}") from None
-
-
-async def start_node(url: str, prefix: str, log: Path, *extra: str) -> Node:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wschat", "serve", "--redis", url, "--redis-prefix", prefix,
-        "--port", "0", "--node-ttl", str(NODE_TTL), *extra,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log.open("ab"),
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-    )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), START)
-    except TimeoutError:
-        process.kill()
-        raise AssertionError(f"node did not start; log:\n{log.read_text()[-2000:]}") from None
-    match = _LISTENING.search(line.decode())
-    assert match, f"unexpected first line {line!r}; log:\n{log.read_text()[-2000:]}"
-    return Node(process, match[1], log)
-
-
 @pytest.fixture
 def cluster_prefix() -> str:
     return fresh_prefix()
@@ -104,7 +47,7 @@ def cluster_prefix() -> str:
 
 @pytest.fixture
 async def nodes(
-    redis_server: RedisServer, cluster_prefix: str, tmp_path: Path  # noqa: F811 - the fixture
+    redis_server: RedisServer, cluster_prefix: str, tmp_path: Path
 ) -> AsyncIterator[list[Node]]:
     """Three nodes, A, B and C, on the session's redis-server; stopped after the test."""
     started = [

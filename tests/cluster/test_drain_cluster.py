@@ -12,12 +12,15 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from chatkit import Clients, recv_json
-from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
-from test_cluster import Node, start_node
+from rediskit import Node, fresh_prefix, start_node
 
 from wschat.client import ChatClient, Disconnected, Message, Reconnected
 from wschat.teaching.redis_server import RedisServer
+
+#: Stops its processes with POSIX signals (skipped on Windows, see tests/conftest.py).
+pytestmark = pytest.mark.posix_signals
 
 PW = "s3nha"
 #: Sends per second from the user on B (pacing the load, not waiting for anything).
@@ -25,7 +28,7 @@ RATE = 20.0
 
 
 async def test_clients_of_a_draining_node_resume_on_another_without_a_gap(
-    redis_server: RedisServer, tmp_path: Path, clients: Clients  # noqa: F811 - the fixture
+    redis_server: RedisServer, tmp_path: Path, clients: Clients
 ) -> None:
     prefix = fresh_prefix()
     a = await start_node(redis_server.url, prefix, tmp_path / "a.log", "--drain", "2")

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
-from server.test_bus import Recorder, supervisor
+from rediskit import fresh_prefix
+from threadkit import BusSink, supervisor
 
 from wschat.cluster.redis_bus import RedisBus
 from wschat.cluster.redis_store import RedisStore
@@ -34,12 +34,12 @@ async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-Node = tuple[RedisStore, RedisBus, Recorder]
+Node = tuple[RedisStore, RedisBus, BusSink]
 MakeNode = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
-async def make_node(redis_server: RedisServer) -> AsyncIterator[MakeNode]:  # noqa: F811
+async def make_node(redis_server: RedisServer) -> AsyncIterator[MakeNode]:
     prefix = fresh_prefix()
     started: list[Node] = []
 
@@ -47,7 +47,7 @@ async def make_node(redis_server: RedisServer) -> AsyncIterator[MakeNode]:  # no
         store = RedisStore(redis_server.url, prefix=prefix)
         await store.open()
         bus = RedisBus(store, node_ttl=node_ttl)
-        sink = Recorder()
+        sink = BusSink()
         await bus.start(sink, supervisor())
         started.append((store, bus, sink))
         return store, bus, sink

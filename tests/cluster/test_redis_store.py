@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from rediskit import fresh_prefix, need_redis_server, redis_server  # noqa: F401 - a fixture
+from rediskit import fresh_prefix, need_redis_server
 
 from wschat.cluster.redis_store import RedisStore, entry_from_stream, parse_stream_id, safe_url
 from wschat.core.model import Draft, log_order
@@ -20,7 +20,7 @@ T0 = 1_764_090_000.0
 
 
 @pytest.fixture
-async def two(redis_server: RedisServer) -> AsyncIterator[tuple[RedisStore, RedisStore]]:  # noqa: F811
+async def two(redis_server: RedisServer) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
     """Two stores (two nodes) on one Redis and one prefix."""
     prefix = fresh_prefix()
     one, other = RedisStore(redis_server.url, prefix=prefix), RedisStore(redis_server.url, prefix=prefix)
@@ -45,7 +45,7 @@ async def test_nodes_share_log_epoch_accounts_and_tokens(two: tuple[RedisStore, 
     assert await one.token_user("h", T0) is None
 
 
-async def test_another_prefix_is_another_log(redis_server: RedisServer) -> None:  # noqa: F811
+async def test_another_prefix_is_another_log(redis_server: RedisServer) -> None:
     async with RedisStore(redis_server.url, prefix=fresh_prefix()) as one:
         async with RedisStore(redis_server.url, prefix=fresh_prefix()) as other:
             await one.append([Draft("ana", None, "oi", T0)])
@@ -76,7 +76,7 @@ async def test_entries_keep_the_sending_session(two: tuple[RedisStore, RedisStor
     assert read == [(with_origin.entry, "s-1"), (without.entry, None)]
 
 
-async def test_retention_by_length_trims_old_entries(redis_server: RedisServer) -> None:  # noqa: F811
+async def test_retention_by_length_trims_old_entries(redis_server: RedisServer) -> None:
     async with RedisStore(redis_server.url, prefix=fresh_prefix(), maxlen=10) as store:
         results = [await store.append([Draft("ana", None, str(i), T0)]) for i in range(300)]
         first, last = results[0][0].entry, results[-1][0].entry
@@ -88,7 +88,7 @@ async def test_retention_by_length_trims_old_entries(redis_server: RedisServer) 
         assert await store.head() == last.id
 
 
-async def test_retention_by_age_trims_old_entries(redis_server: RedisServer) -> None:  # noqa: F811
+async def test_retention_by_age_trims_old_entries(redis_server: RedisServer) -> None:
     async with RedisStore(redis_server.url, prefix=fresh_prefix(), maxlen=0, max_age=0.05) as store:
         old = [(await store.append([Draft("ana", None, str(i), T0)]))[0].entry for i in range(250)]
         await asyncio.sleep(0.1)  # the entries must get older than max_age: time itself passes
@@ -149,7 +149,7 @@ async def test_unread_of_entries_from_an_older_wschat_walks_the_stream(
     assert await one.unread("ana", old[1], new.entry.id, 100) == 3
 
 
-async def test_another_schema_under_the_prefix_is_refused(redis_server: RedisServer) -> None:  # noqa: F811
+async def test_another_schema_under_the_prefix_is_refused(redis_server: RedisServer) -> None:
     prefix = fresh_prefix()
     async with RedisStore(redis_server.url, prefix=prefix) as store:
         await store.redis.hset(store.key("meta"), "schema", "99")
@@ -162,7 +162,7 @@ def test_a_url_that_is_not_redis_is_refused() -> None:
         RedisStore("http://127.0.0.1:6379/0")
 
 
-async def test_unreachable_redis_is_a_one_line_store_error(redis_server: RedisServer) -> None:  # noqa: F811
+async def test_unreachable_redis_is_a_one_line_store_error(redis_server: RedisServer) -> None:
     with RedisServer(need_redis_server()) as gone:
         url = gone.url
     with pytest.raises(StoreError) as caught:

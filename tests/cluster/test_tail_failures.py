@@ -22,17 +22,16 @@ from chatkit import (
     recv_json,
     send_json,
 )
-from cluster.test_server_redis import serve  # noqa: F401 - the fixture that makes Redis nodes
-from rediskit import redis_server  # noqa: F401 - a fixture
-from server.test_metrics import scrape
-from server.test_server import PW, Serve
-from server.test_task_failures import Boom, failing_once, on_loop, resume
+from threadkit import PW, Boom, Serve, failing_once, on_loop, resume, scrape
 
 from wschat.server.thread import ServerCrashed
 
+#: Every ``serve`` server here is a node of the Redis store and bus (tests/conftest.py).
+pytestmark = pytest.mark.backends("redis")
+
 
 async def test_a_burst_the_router_cannot_deliver_is_settled_and_the_tail_goes_on(
-    serve: Serve, clients: Clients  # noqa: F811 - the fixture
+    serve: Serve, clients: Clients
 ) -> None:
     node = serve(rate_limit=0)
     ana, ana_w = await clients.login(node.url, "ana", PW)
@@ -56,7 +55,7 @@ async def test_a_burst_the_router_cannot_deliver_is_settled_and_the_tail_goes_on
 
 
 async def test_a_tail_that_raises_stops_its_node_and_the_others_lose_nothing(
-    serve: Serve, clients: Clients  # noqa: F811 - the fixture
+    serve: Serve, clients: Clients
 ) -> None:
     broken, healthy = serve(db="shared", rate_limit=0), serve(db="shared", rate_limit=0)
     ana, ana_w = await clients.login(broken.url, "ana", PW)

@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from threadkit import BusSink, supervisor
 
-from wschat.core.model import Draft, Entry
+from wschat.core.model import Draft
 from wschat.core.routing import Roster
 from wschat.server.bus import Joined, LocalBus
-from wschat.server.metrics import Metrics
-from wschat.server.supervise import Supervisor
 from wschat.store import MemoryStore
-
-
-class Recorder:
-    """A sink that records what it is handed."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[Entry, str | None]] = []
-        self.presence: list[tuple[str, bool, str | None]] = []
-        #: How many entries each ``deliver`` call handed over.
-        self.runs: list[int] = []
-        self.resyncs = 0
-
-    def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
-        self.entries.extend(entries)
-        self.runs.append(len(entries))
-
-    def resync(self) -> None:
-        self.resyncs += 1
-
-    def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
-        self.presence.append((user, online, event_id))
-
-
-def supervisor() -> Supervisor:
-    return Supervisor(Metrics())
 
 
 async def test_first_and_last_session_announce_and_mark_away() -> None:
     store = MemoryStore()
     presence: Roster[str] = Roster()
     bus = LocalBus(store, presence.online)
-    sink = Recorder()
+    sink = BusSink()
     await bus.start(sink, supervisor())
 
     first = presence.open("Ana", "s-1")
@@ -65,7 +38,7 @@ async def test_first_and_last_session_announce_and_mark_away() -> None:
 async def test_committed_entries_reach_the_sink_at_once_as_one_run() -> None:
     store = MemoryStore()
     bus = LocalBus(store, list)
-    sink = Recorder()
+    sink = BusSink()
     await bus.start(sink, supervisor())
     results = await store.append([Draft("ana", None, "oi", 1.0), Draft("bob", None, "olá", 1.0)])
     committed = [(results[0].entry, "s-1"), (results[1].entry, None)]
@@ -79,7 +52,7 @@ async def test_reconcile_resyncs_only_when_a_failed_append_did_commit() -> None:
     store = MemoryStore()
     [old] = await store.append([Draft("ana", None, "antes", 1.0)])
     bus = LocalBus(store, list)
-    sink = Recorder()
+    sink = BusSink()
     await bus.start(sink, supervisor())  # the head at start counts as handed over
     await bus.reconcile()
     assert sink.resyncs == 0  # the log did not move: nothing was committed, nobody missed it

@@ -78,6 +78,7 @@ async def test_without_drain_everything_closes_at_once_with_1001(
     await stopping
 
 
+@pytest.mark.posix_signals
 async def test_serve_drain_exits_0_after_sigterm(tmp_path: Path, clients: Clients) -> None:
     with ServeProcess("--db", ":memory:", "--drain", "2", cwd=tmp_path) as server:
         server.ready()

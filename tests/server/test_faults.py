@@ -38,6 +38,9 @@ from wschat.server.config import ServerConfig
 from wschat.server.thread import ServerThread
 from wschat.store import SQLiteStore
 
+#: Stops its processes with POSIX signals (skipped on Windows, see tests/conftest.py).
+pytestmark = pytest.mark.posix_signals
+
 PW = "s3nha"
 
 #: A ChatClient that retries quickly (the default backoff is for real networks).

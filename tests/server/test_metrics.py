@@ -22,7 +22,7 @@ from chatkit import (
     recv_n,
     small_buffer_socket,
 )
-from prometheus_client.parser import text_string_to_metric_families
+from threadkit import scrape
 
 from wschat.server.http import metrics_allowed, route
 from wschat.server.thread import ServerThread
@@ -93,19 +93,6 @@ def test_route_while_draining_healthz_and_new_websockets_get_503() -> None:
 
 
 # --------------------------------------------------------------------------- over sockets
-
-
-def scrape(server: ServerThread, headers: dict[str, str] | None = None) -> dict[str, float]:
-    """GET /metrics, parsed by prometheus_client: sample name (with labels) -> value."""
-    status, response_headers, body = http_get(server.http_url + "metrics", headers)
-    assert status == 200, (status, body)
-    assert response_headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    values: dict[str, float] = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return values
 
 
 async def test_metrics_after_a_known_scenario(serve: Serve, clients: Clients) -> None:

@@ -1,14 +1,13 @@
 """Acceptance tests of the v3 read position and typing notices (PROTOCOL.md, "Read position,
 typing, drain and metrics (v3)"), over real sockets with the raw chatkit client.
 
-tests/cluster/test_read_typing_redis.py runs every test here again on a Redis node, and
-tests/cluster/test_cluster.py has the ones that need two server processes.
+Every test runs on each store backend (memory, SQLite, Redis); tests/cluster/test_cluster.py
+has the ones that need two server processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,14 @@ from chatkit import (
     recv_json,
     send_json,
 )
+from threadkit import PW, Serve
 from websockets.asyncio.client import ClientConnection
 
 from wschat.core.defaults import TYPING_INTERVAL
 from wschat.server.thread import ServerThread
 
-PW = "s3nha"
-
-Serve = Callable[..., ServerThread]
-
-
-@pytest.fixture
-def server(serve: Serve) -> ServerThread:
-    """A server with the default configuration and an in-memory store."""
-    return serve()
+#: Every test here runs once per store backend (memory, SQLite, Redis: tests/conftest.py).
+pytestmark = pytest.mark.backends
 
 
 async def silent(*sockets: ClientConnection) -> None:
@@ -191,6 +184,7 @@ async def test_read_positions_are_never_in_history_or_replay(
     await silent(again)
 
 
+@pytest.mark.backends("sqlite", "redis")  # a MemoryStore does not outlive its server
 async def test_read_position_and_unread_survive_a_restart(
     serve: Serve, clients: Clients, tmp_path: Path
 ) -> None:

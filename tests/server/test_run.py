@@ -47,6 +47,9 @@ from websockets.exceptions import InvalidStatus
 from wschat.core import wire
 from wschat.server.run import cannot_listen
 
+#: Stops its processes with POSIX signals (skipped on Windows, see tests/conftest.py).
+pytestmark = pytest.mark.posix_signals
+
 PW = "s3nha"
 
 Start = Callable[..., ServeProcess]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,13 @@ from chatkit import (
     send_json,
     small_buffer_socket,
 )
+from threadkit import PW, Serve
 from websockets.asyncio.client import ClientConnection
 
 from wschat.server.thread import ServerThread
 
-PW = "s3nha"
-
-Serve = Callable[..., ServerThread]
-
-
-@pytest.fixture
-def server(serve: Serve) -> ServerThread:
-    """A server with the default configuration and an in-memory store."""
-    return serve()
+#: Every test here runs once per store backend (memory, SQLite, Redis: tests/conftest.py).
+pytestmark = pytest.mark.backends
 
 
 async def tab(clients: Clients, url: str, welcome: Frame) -> tuple[ClientConnection, Frame]:
@@ -415,6 +408,7 @@ async def test_token_opens_a_second_tab(server: ServerThread, clients: Clients) 
     assert ids([await recv_json(ana2)]) == [echo["id"]]
 
 
+@pytest.mark.backends("sqlite", "redis")  # a MemoryStore does not outlive its server
 async def test_token_and_account_survive_a_restart(serve: Serve, clients: Clients, tmp_path: Path) -> None:
     db = str(tmp_path / "chat.db")
     first = serve(db=db)

@@ -33,7 +33,7 @@ from chatkit import (
     send_json,
 )
 from servekit import ServeProcess
-from server.test_metrics import scrape
+from threadkit import Boom, failing_once, on_loop, resume, scrape
 from websockets.asyncio.client import ClientConnection
 
 from wschat.core.model import Draft
@@ -48,10 +48,6 @@ PW = "s3nha"
 Serve = Callable[..., ServerThread]
 
 
-class Boom(RuntimeError):
-    """The injected fault."""
-
-
 def failures(server: ServerThread, task: str) -> float:
     return scrape(server)[f"wschat_task_failures_total{{task={task}}}"]
 
@@ -59,32 +55,6 @@ def failures(server: ServerThread, task: str) -> float:
 def healthz(server: ServerThread) -> tuple[int, bytes]:
     status, _, body = http_get(server.http_url + "healthz")
     return status, body.strip()
-
-
-async def on_loop(server: ServerThread, change: Callable[[], None]) -> None:
-    """Run ``change()`` on the server's event loop (where its objects live)."""
-
-    async def run() -> None:
-        change()
-
-    await asyncio.to_thread(server.call, run)
-
-
-def failing_once(real: Callable[..., Any], *, after: bool = False) -> Callable[..., Any]:
-    """``real`` that raises :class:`Boom` the first time (``after``: once it has done its work)."""
-    calls = 0
-
-    def fake(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 1 and not after:
-            raise Boom("injected")
-        result = real(*args)
-        if calls == 1:
-            raise Boom("injected after the work was done")
-        return result
-
-    return fake
 
 
 def failing_append(server: ServerThread, times: int | None, *, after: bool = False) -> Callable[[], None]:
@@ -114,17 +84,6 @@ async def two(clients: Clients, server: ServerThread) -> tuple[ClientConnection,
     bob, bob_w = await clients.login(server.url, "bob", PW)
     assert await recv_json(ana) == {"type": "presence", "user": "bob", "online": True}
     return ana, ana_w, bob, bob_w
-
-
-async def resume(
-    clients: Clients, url: str, welcome: Frame, after: str
-) -> tuple[ClientConnection, list[Frame]]:
-    """Log in again with the token of ``welcome`` and resume after ``after``: the replay."""
-    ws, again = await clients.login(
-        url, welcome["user"], token=welcome["token"],
-        resume={"epoch": welcome["epoch"], "after": after})
-    assert again["recovered"] is True
-    return ws, await read_backlog(ws, again, after)
 
 
 # --------------------------------------------------------------------------- one bad batch

@@ -85,6 +85,7 @@ async def test_append_is_one_transaction_committed_before_return(tmp_path: Path)
             reader.close()
 
 
+@pytest.mark.posix_signals
 async def test_two_stores_on_one_file_share_the_log(tmp_path: Path) -> None:
     path = tmp_path / "chat.db"
     async with SQLiteStore(path) as one, SQLiteStore(path) as two:
@@ -117,6 +118,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.posix_signals
 async def test_process_crash_after_append_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "chat.db"
     child = await asyncio.create_subprocess_exec(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
+from rediskit import fresh_prefix
 
 from wschat.cluster.redis_store import RedisStore
 from wschat.core.model import Draft, Entry, log_order
@@ -646,7 +646,7 @@ def test_reads_agree_with_visibility_model(kind: str, batches: list[list[Draft]]
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=drafts_strategy, n=st.integers(0, 6), limit=st.integers(0, 6))
 def test_redis_reads_agree_with_visibility_model(
-    redis_server: Any,  # noqa: F811 - the fixture
+    redis_server: Any,
     batches: list[list[Draft]], n: int, limit: int
 ) -> None:
     store = RedisStore(redis_server.url, prefix=fresh_prefix())

@@ -70,6 +70,7 @@ def read_line(stream: IO[str], timeout: float) -> str:
         raise AssertionError(f"no line within {timeout} s") from None
 
 
+@pytest.mark.posix_signals
 def test_replica_command_announces_serves_and_stops_on_sigint() -> None:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     process = subprocess.Popen(

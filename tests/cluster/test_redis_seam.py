@@ -1,11 +1,7 @@
-"""Every acceptance test of test_server.py again, on one node of the Redis store and bus.
+"""A Redis node's catch-up waits for its tail: no entry twice at the seam.
 
-The same tests, unchanged, prove that a node on Redis keeps the whole contract of the
-single-process server (login, catch-up seam, refs, presence, history, limits). Only the
-``serve`` fixture differs: each server is a RedisBus node on the session's redis-server,
-under a fresh key prefix; servers started with the same ``db`` share a prefix, so a "restart
-on the same database" is a restart on the same Redis data. The multi-node scenarios are in
-test_cluster.py.
+test_server.py's acceptance tests run on Redis too (their ``backends`` marker); this one needs
+two nodes of one chat and a tail made to lag, so it runs on Redis only.
 """
 
 from __future__ import annotations
@@ -15,30 +11,12 @@ from typing import Any
 
 import pytest
 from chatkit import Clients, expect_silence, ids, publish, read_backlog
-from rediskit import fresh_prefix, redis_server  # noqa: F401 - a fixture
-from server.test_server import *  # noqa: F403 - the tests to run again
-from server.test_server import PW, Serve
+from threadkit import PW, Serve
 
 from wschat.cluster.redis_bus import RedisBus
-from wschat.cluster.redis_config import RedisConfig
-from wschat.server.thread import ServerThread
-from wschat.teaching.redis_server import RedisServer
 
 
-@pytest.fixture
-def serve(serve: Serve, redis_server: RedisServer) -> Serve:  # noqa: F811 - the fixtures
-    """conftest's ``serve``, making Redis nodes: ``db`` names a chat (the same ``db``, the
-    same key prefix: nodes of one chat); without it each node is a chat of its own."""
-    prefixes: dict[str, str] = {}
-
-    def start(*, db: str | None = None, **config: Any) -> ServerThread:
-        prefix = prefixes.setdefault(db, fresh_prefix()) if db is not None else fresh_prefix()
-        store, bus = RedisConfig(redis_server.url, prefix=prefix).node()
-        return serve(store=store, bus=bus, **config)
-
-    return start
-
-
+@pytest.mark.backends("redis")
 async def test_no_double_at_the_seam_when_the_tail_lags(serve: Serve, clients: Clients) -> None:
     """A node whose tail runs behind the log (busy, far from Redis) must not deliver twice an
     entry that a joining session already got in its backlog: the catch-up waits for the tail."""
