@@ -37,7 +37,9 @@ __all__ = [
     "http_get",
     "ids",
     "login",
+    "login_error",
     "open_ws",
+    "presence",
     "publish",
     "read_backlog",
     "recv_json",
@@ -45,6 +47,8 @@ __all__ = [
     "recv_until",
     "send_json",
     "short",
+    "silent",
+    "tab",
 ]
 
 #: Upper bound for anything the server should do promptly; only reached when a test fails.
@@ -225,6 +229,32 @@ async def publish(
     echo = await recv_json(ws)
     assert echo.get("type") == "message" and echo.get("ref") == ref, f"expected the echo, got {short(echo)}"
     return echo
+
+
+async def presence(ws: ClientConnection, user: str, online: bool) -> None:
+    """The next frame is the presence change of ``user``."""
+    frame = await recv_json(ws)
+    assert frame == {"type": "presence", "user": user, "online": online}
+
+
+async def silent(*sockets: ClientConnection) -> None:
+    """None of ``sockets`` gets a frame in the silence window (checked together)."""
+    await asyncio.gather(*(expect_silence(ws) for ws in sockets))
+
+
+async def tab(clients: Clients, url: str, welcome: Frame) -> tuple[ClientConnection, Frame]:
+    """Another session of the user of ``welcome``, opened with its token (no slow hash)."""
+    return await clients.login(url, welcome["user"], token=welcome["token"])
+
+
+async def login_error(clients: Clients, url: str, first: str | bytes, code: str) -> None:
+    """Sending ``first`` as the first frame gets exactly one error ``code``, then close 4001."""
+    ws = await clients.connect(url)
+    await ws.send(first)
+    frames = await expect_close(ws, 4001)
+    assert len(frames) == 1, frames
+    assert frames[0]["type"] == "error" and frames[0]["code"] == code, frames
+    assert isinstance(frames[0]["detail"], str) and frames[0]["detail"]
 
 
 def ids(frames: Iterable[Frame]) -> list[str]:

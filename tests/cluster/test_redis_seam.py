@@ -1,7 +1,8 @@
 """A Redis node's catch-up waits for its tail: no entry twice at the seam.
 
-test_server.py's acceptance tests run on Redis too (their ``backends`` marker); this one needs
-two nodes of one chat and a tail made to lag, so it runs on Redis only.
+The acceptance tests (tests/server/test_login.py, test_catchup.py, ...) run on Redis too
+(their ``backends`` marker); this one needs two nodes of one chat and a tail made to lag, so it
+runs on Redis only.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from chatkit import (
     expect_close,
     expect_silence,
     ids,
+    presence,
     publish,
     read_backlog,
     recv_json,
@@ -85,10 +86,6 @@ async def dropped(ws: ClientConnection, frame: dict[str, Any] | None = None) -> 
     await send_json(ws, frame or {"type": "drop"})
     assert await expect_close(ws, 1006) == []  # nothing answers a drop but the lost connection
     assert ws.protocol.close_rcvd is None  # the server sent no close frame
-
-
-async def presence(ws: ClientConnection, user: str, online: bool) -> None:
-    assert await recv_json(ws) == {"type": "presence", "user": user, "online": online}
 
 
 async def test_drop_cuts_only_that_connection(chat: Serve, clients: Clients) -> None:

@@ -11,7 +11,7 @@ nothing may arrive twice.
 - A reader that stops reading (its bytes held in a proxy) is closed with 4008; a fast reader
   meanwhile gets everything; the slow ChatClient then reconnects and misses nothing. One that
   comes back only after the close timeout finds the connection cut, and was already shown
-  offline. (tests/server/test_server.py and tests/server/test_run.py check the 4008 itself with raw
+  offline. (tests/server/test_close.py and tests/server/test_run.py check the 4008 itself with raw
   clients.)
 - A TCP connection cut without a close (a proxy that stops forwarding, sockets left open) is
   found by keepalive within ``--ping-interval`` + ``--ping-timeout`` + the server's close

@@ -22,7 +22,7 @@ right stored message. After each frame:
 - after any closed connection ``/healthz`` answers, and at the end a fresh login works.
 
 The server runs with ``rate_limit=0`` and very high failed-login limits: those limits are
-tested on their own (tests/server/test_server.py, tests/server/test_security.py); here they would only turn
+tested on their own (tests/server/test_login.py, tests/server/test_security.py); here they would only turn
 the oracle's answers into ``rate_limited``.
 """
 

@@ -14,12 +14,13 @@ import pytest
 from chatkit import (
     Clients,
     Frame,
-    expect_silence,
     ids,
+    presence,
     publish,
     read_backlog,
     recv_json,
     send_json,
+    silent,
 )
 from threadkit import PW, Serve
 from websockets.asyncio.client import ClientConnection
@@ -29,11 +30,6 @@ from wschat.server.thread import ServerThread
 
 #: Every test here runs once per store backend (memory, SQLite, Redis: tests/conftest.py).
 pytestmark = pytest.mark.backends
-
-
-async def silent(*sockets: ClientConnection) -> None:
-    """None of ``sockets`` gets a frame in the silence window (checked together)."""
-    await asyncio.gather(*(expect_silence(ws) for ws in sockets))
 
 
 async def tab(clients: Clients, url: str, welcome: Frame) -> tuple[ClientConnection, Frame]:
@@ -48,10 +44,6 @@ async def joined(clients: Clients, url: str, user: str) -> tuple[ClientConnectio
     ws, welcome = await clients.login(url, user, PW)
     await read_backlog(ws, welcome)
     return ws, welcome
-
-
-async def presence(ws: ClientConnection, user: str, online: bool) -> None:
-    assert await recv_json(ws) == {"type": "presence", "user": user, "online": online}
 
 
 async def ana_twice_and_bob(

@@ -3,7 +3,7 @@ failed-login limits never lock out clients that hold a valid token.
 
 Elsewhere in the suite (listed in docs/guarantees.md's faults table):
 - the failed-login limits per name and per address, and that successful logins are not
-  counted: tests/server/test_server.py (``test_failed_logins_per_*``, ``test_successful_logins_*``);
+  counted: tests/server/test_login.py (``test_failed_logins_per_*``, ``test_successful_logins_*``);
 - no sequence of actions shows a user another's private message:
   tests/server/test_server_privacy.py;
 - the Origin check (``--allow-origin``) and wss:// (``--certfile``/``--keyfile``):

@@ -49,7 +49,7 @@ from wschat.server.thread import ServerThread
 PW = "s3nha"
 USERS = ("ana", "bob", "cid")
 #: The server's history window: larger than any example's log, so that a fresh login gets
-#: every visible entry (the window itself is tested in test_server.py).
+#: every visible entry (the window itself is tested in test_catchup.py).
 HISTORY = 1000
 MAX_ACTIONS = 30
 
