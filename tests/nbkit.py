@@ -132,13 +132,15 @@ def _check_cell(check: Check) -> nbformat.NotebookNode:
     source = textwrap.dedent(inspect.getsource(check))
     name = check.__name__
     call = f"{_RESULTS}[{name!r}] = await __wschat_run_check({name})"
-    cell = nbformat.v4.new_code_cell("from __future__ import annotations\n" + source + "\n" + call)
+    cell: nbformat.NotebookNode = nbformat.v4.new_code_cell(
+        "from __future__ import annotations\n" + source + "\n" + call)
     cell.metadata["wschat_check"] = True
     return cell
 
 
 def _report_cell() -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(f"import json\nprint({_MARK!r} + json.dumps({_RESULTS}))")
+    cell: nbformat.NotebookNode = nbformat.v4.new_code_cell(
+        f"import json\nprint({_MARK!r} + json.dumps({_RESULTS}))")
     cell.metadata["wschat_check"] = True
     return cell
 

@@ -156,7 +156,7 @@ def _check(cuts: list[int], *, pad: int = 0, big: bool = True) -> None:
         assert client.count == LIVE
         assert sink.completed == list(range(1, LIVE + 1))
         assert sink.reached[1 : LIVE + 2] == [1] * LIVE + [0]
-        assert _pongs(transport.written) == pings
+        assert _pongs(bytes(transport.written)) == pings
         assert (client.privates, client.last_private, client.private_disorder) == (
             len(privates), privates[-1], 0)
         assert not transport.closed

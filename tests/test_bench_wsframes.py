@@ -33,7 +33,8 @@ def parse_with_websockets(data: bytes, *, mask: bool) -> Frame:
     try:
         next(parser)
     except StopIteration as done:
-        return done.value
+        frame: Frame = done.value
+        return frame
     raise AssertionError("websockets wanted more bytes than one whole frame")
 
 

@@ -90,6 +90,8 @@ class BusSink:
         #: How many entries each ``deliver`` call handed over.
         self.runs: list[int] = []
         self.resyncs = 0
+        self.reads: list[tuple[str, str]] = []
+        self.typings: list[tuple[str, str | None]] = []
 
     def deliver(self, entries: Sequence[tuple[Entry, str | None]]) -> None:
         self.entries.extend(entries)
@@ -100,6 +102,12 @@ class BusSink:
 
     def presence_changed(self, user: str, online: bool, event_id: str | None) -> None:
         self.presence.append((user, online, event_id))
+
+    def read_changed(self, user: str, entry_id: str) -> None:
+        self.reads.append((user, entry_id))
+
+    def typing(self, user: str, to: str | None) -> None:
+        self.typings.append((user, to))
 
 
 def supervisor() -> Supervisor:

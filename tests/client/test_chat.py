@@ -576,7 +576,7 @@ def test_parse_read_typing_and_v3_welcome() -> None:
     assert parse_event('{"type":"typing","user":"ana","to":"bia"}') == TypingNotice("ana", "bia")
     assert parse_event('{"type":"read"}') is None  # malformed: skipped
     assert parse_event('{"type":"typing","user":1}') is None
-    base = {"type": "welcome", "user": "a", "session": "s", "epoch": "e", "last": None,
+    base: dict[str, object] = {"type": "welcome", "user": "a", "session": "s", "epoch": "e", "last": None,
             "recovered": False, "online": [], "token": "t"}
     old = parse_event(json.dumps(base))  # a server before v3
     assert isinstance(old, Welcome) and (old.read, old.unread) == (None, 0)

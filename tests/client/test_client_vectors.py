@@ -124,7 +124,8 @@ def act(protocol: ClientProtocol, step: dict[str, Any]) -> tuple[Any, list[str]]
         frame = step["frame"]
         return protocol.receive(frame if isinstance(frame, str) else json.dumps(frame)), []
     if do == "close":
-        return protocol.closed(step["code"], step.get("reason", "")), []
+        protocol.closed(step["code"], step.get("reason", ""))
+        return None, []
     if do == "send":
         text = step["text"] * step.get("times", 1)
         return protocol.send(text, step.get("to"), step.get("ref")), []
@@ -133,7 +134,8 @@ def act(protocol: ClientProtocol, step: dict[str, Any]) -> tuple[Any, list[str]]
     if do == "request":
         return protocol.request(step["frame"], step.get("ref")), []
     if do == "mark_read":
-        return protocol.mark_read(step["id"]), []
+        protocol.mark_read(step["id"])
+        return None, []
     if do == "typing":
         return protocol.typing(step.get("to")), []
     if do == "drop":

@@ -44,7 +44,7 @@ def bad_answer(cause: BaseException) -> InvalidMessage:
 
 def ssl_error(reason: str, text: str) -> ssl.SSLError:
     error = ssl.SSLError(1, f"[SSL: {reason}] {text} (_ssl.c:1006)")
-    error.reason = reason  # type: ignore[misc]  # set by the ssl module on real errors
+    error.reason = reason  # set by the ssl module on real errors
     return error
 
 

@@ -24,7 +24,8 @@ async def test_no_double_at_the_seam_when_the_tail_lags(serve: Serve, clients: C
     lagging = serve(db="shared")
     other = serve(db="shared")  # same prefix: two nodes of one chat
     assert isinstance(lagging.chat.bus, RedisBus)  # the tail delivers, the writer only appends
-    tail = lagging.chat.bus._tail_redis  # type: ignore[attr-defined]
+    tail = lagging.chat.bus._tail_redis
+    assert tail is not None  # connected once the node runs
     read = tail.xread
 
     async def lagging_read(*args: Any, **kwargs: Any) -> Any:
@@ -32,7 +33,7 @@ async def test_no_double_at_the_seam_when_the_tail_lags(serve: Serve, clients: C
         await asyncio.sleep(0.3)
         return reply
 
-    tail.xread = lagging_read
+    tail.xread = lagging_read  # type: ignore[method-assign]
     _, first = await clients.login(lagging.url, "joiner", PW)  # keeps joiner online
     sender, _ = await clients.login(other.url, "sender", PW)
     for i in range(3):

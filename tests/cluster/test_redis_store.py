@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
 import pytest
 from rediskit import fresh_prefix, need_redis_server
@@ -15,6 +16,12 @@ from wschat.cluster.redis_store import RedisStore, entry_from_stream, parse_stre
 from wschat.core.model import Draft, log_order
 from wschat.store import StoreError
 from wschat.teaching.redis_server import RedisServer
+
+
+async def xrange(store: RedisStore, first: str = "-", last: str = "+") -> list[tuple[str, dict[str, str]]]:
+    """The raw stream entries of ``store``'s log (its client decodes replies to str)."""
+    entries = await store.redis.xrange(store.key("log"), first, last)
+    return cast(list[tuple[str, dict[str, str]]], entries)
 
 T0 = 1_764_090_000.0
 
@@ -71,8 +78,7 @@ async def test_entries_keep_the_sending_session(two: tuple[RedisStore, RedisStor
     [with_origin, without] = await one.append(
         [Draft("ana", "bob", "oi", T0, "r", origin="s-1"), Draft("bob", None, "olá", T0)]
     )
-    raw = await one.redis.xrange(one.key("log"))
-    read = [entry_from_stream(entry_id, fields) for entry_id, fields in raw]
+    read = [entry_from_stream(entry_id, fields) for entry_id, fields in await xrange(one)]
     assert read == [(with_origin.entry, "s-1"), (without.entry, None)]
 
 
@@ -111,7 +117,7 @@ async def test_unread_counts_from_the_indexes_without_reading_the_log(
     for n, draft in enumerate(drafts):
         [stored] = await (one if n % 2 else other).append([draft])
         ids.append(stored.entry.id)
-    fields = (await one.redis.xrange(one.key("log"), ids[-1], ids[-1]))[0][1]
+    fields = (await xrange(one, ids[-1], ids[-1]))[0][1]
     assert (fields["n"], fields["pc"]) == ("6", "3")
     assert await one.unread("ana", None, ids[-1], 100) == 3  # p, to ana, p2
     assert await other.unread("ana", ids[2], ids[-1], 100) == 1  # p2
@@ -141,7 +147,7 @@ async def test_unread_of_entries_from_an_older_wschat_walks_the_stream(
     """Entries appended before the count fields existed (no n, no pc): the slower walk."""
     one, _ = two
     log = one.key("log")
-    old = [await one.redis.xadd(log, {"s": "bob", "x": f"m{n}", "ts": str(T0)}) for n in range(3)]
+    old = [str(await one.redis.xadd(log, {"s": "bob", "x": f"m{n}", "ts": str(T0)})) for n in range(3)]
     await one.redis.xadd(log, {"s": "bob", "t": "ana", "x": "p", "ts": str(T0)})
     await one.redis.xadd(log, {"s": "ana", "x": "mine", "ts": str(T0)})
     [new] = await one.append([Draft("bob", None, "new", T0)])

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from wschat.core.errors import ErrorCode
 from wschat.core.frames import (
     HELP_TEXT,
     error_frame,
@@ -290,7 +291,7 @@ def test_login_command_inside_a_send_means_already_logged_in() -> None:
 
 def test_details_quote_the_bad_name_safely() -> None:
     event = parse_frame(frame(type="send", text="oi", to="jao!"))
-    assert event == Rejected("unknown_user", "nenhum usuário chamado 'jao!'", None)
+    assert event == Rejected(ErrorCode.UNKNOWN_USER, "nenhum usuário chamado 'jao!'", None)
     long_bad = parse_frame(frame(type="send", text="oi", to="\ud800" + "x" * 500))
     assert isinstance(long_bad, Rejected)
     assert len(long_bad.detail) < 100
@@ -440,7 +441,7 @@ def test_error_frame() -> None:
     assert json.loads(error_frame("too_long", "longa")) == {
         "type": "error", "code": "too_long", "detail": "longa",
     }
-    rejected = Rejected("invalid_message", "uso: /msg NOME TEXTO", "r")
+    rejected = Rejected(ErrorCode.INVALID_MESSAGE, "uso: /msg NOME TEXTO", "r")
     assert rejected_frame(rejected) == error_frame("invalid_message", "uso: /msg NOME TEXTO", "r")
 
 

@@ -56,7 +56,7 @@ def compiled_raw() -> RawPutEach:
         pytest.skip(reason)
     from wschat.server._fanout import put_each
 
-    return put_each  # type: ignore[no-any-return]
+    return put_each
 
 
 def no_breakage(raw: RawPutEach) -> PutEach:
@@ -207,7 +207,7 @@ def test_compiled_loop_hands_small_frames_to_the_kernel_and_the_rest_to_the_tran
         async with rig() as r:
             peer, session = await r.connect(small=True)
             assert session.fd >= 0
-            counting = CountingTransport(session.ws.transport)  # type: ignore[arg-type]
+            counting = CountingTransport(session.ws.transport)
             session.ws.transport = counting  # type: ignore[assignment]
             put_each([session], text_frame("a"), State.OPEN, NO_LIMIT)
             assert counting.writes == 0  # straight to the socket: nothing was buffered
@@ -352,7 +352,7 @@ def test_a_write_that_raises_is_reported_and_the_others_are_written(loop: str, i
             pairs = [await r.connect() for _ in range(4)]
             sessions = [s for _, s in pairs]
             victim = sessions[1]
-            victim.ws.transport = FailingTransport(victim.ws.transport)  # type: ignore[arg-type,assignment]
+            victim.ws.transport = FailingTransport(victim.ws.transport)  # type: ignore[assignment]
             broken: Broken = []
             frame = text_frame("para todos")
             assert put_each(sessions, frame, State.OPEN, NO_LIMIT, broken) == []

@@ -176,6 +176,7 @@ async def test_sigkill_mid_traffic_loses_nothing_and_doubles_nothing(tmp_path: P
                     "a reconnect to the restarted server",
                 )
             else:
+                assert isinstance(point, int)
                 target = len(snapshots[-1]) + point if snapshots else point
                 await senders[0].until(
                     lambda t=target: len(acknowledged()) >= t,  # type: ignore[misc]

@@ -309,6 +309,7 @@ def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Ex
                 if sub.kind == "error":
                     faults |= sub.codes
             return error(faults, ref)
+        assert isinstance(text_, str) and (to is None or isinstance(to, str))  # no faults
         return expect_send(model, me, text_, to, ref)
     if kind_ == "history":
         before, limit = obj.get("before"), obj.get("limit")
@@ -414,11 +415,11 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
         faults.add(INVALID)
     elif NAME.fullmatch(user) is None:
         faults.add("invalid_name")
-    password, token = obj.get("password"), obj.get("token")
-    if (password is None) == (token is None):
+    given_password, token = obj.get("password"), obj.get("token")
+    if (given_password is None) == (token is None):
         faults.add(INVALID)
-    if password is not None and not (
-        isinstance(password, str) and 1 <= len(password) <= MAX_PASSWORD and utf8_safe(password)
+    if given_password is not None and not (
+        isinstance(given_password, str) and 1 <= len(given_password) <= MAX_PASSWORD and utf8_safe(given_password)
     ):
         faults.add(INVALID)
     if token is not None and not (
@@ -433,7 +434,8 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
         faults.add(INVALID)
     if faults:
         return Expect("refused", frozenset(faults))
-    return authenticate(model, user, password, token)
+    assert isinstance(user, str)  # no faults
+    return authenticate(model, user, given_password, token)
 
 
 def is_drop(obj: dict[str, Any]) -> bool:
@@ -605,12 +607,12 @@ json_value = st.recursive(
 )
 
 
-def field(good: st.SearchStrategy[Any], absent: int = 1) -> st.SearchStrategy[Any]:
+def any_field(good: st.SearchStrategy[Any], absent: int = 1) -> st.SearchStrategy[Any]:
     """A field: usually a plausible value; else absent, null, or any JSON value of any type."""
     return st.one_of(good, good, good, *[st.just(MISSING)] * absent, st.none(), json_value)
 
 
-ref_value = field(
+ref_value = any_field(
     st.one_of(
         st.text(max_size=8),
         st.sampled_from(["", "r", "r" * 63, "r" * 64, "é" * 64, "r" * 65, "é" * 65,
@@ -659,7 +661,7 @@ message_text = st.one_of(
 send_object = st.fixed_dictionaries(
     {"type": st.just("send")},
     optional={
-        "text": field(message_text),
+        "text": any_field(message_text),
         "to": st.one_of(st.just(MISSING), st.just(MISSING), st.none(), any_name, any_name,
                         json_value),
         "ref": ref_value,
@@ -669,13 +671,13 @@ send_object = st.fixed_dictionaries(
 history_object = st.fixed_dictionaries(
     {"type": st.just("history")},
     optional={
-        "before": field(st.one_of(
+        "before": any_field(st.one_of(
             st.builds(KnownId, st.integers(0, 1000)),
             st.builds(KnownId, st.integers(0, 1000)),
             st.sampled_from(["0", "1", "007", "1-2", "abc", "", " 1", "1.0", "9" * 19,
                              Long("9" * 5000), "١٢", "²", "99999999999"]),
         )),
-        "limit": field(st.sampled_from([0, 1, 2, 50, 199, 200, 201, -1, 10**30, Raw("1.0"),
+        "limit": any_field(st.sampled_from([0, 1, 2, 50, 199, 200, 201, -1, 10**30, Raw("1.0"),
                                         Raw("2e0"), True, "3", 1.5])),
         "ref": ref_value,
     },
@@ -683,15 +685,15 @@ history_object = st.fixed_dictionaries(
 login_object = st.fixed_dictionaries(
     {"type": st.just("login")},
     optional={
-        "user": field(any_name),
-        "password": field(st.sampled_from(["pw-1", "pw-1", "pw-2", "", "p", Long("p" * 1024),
+        "user": any_field(any_name),
+        "password": any_field(st.sampled_from(["pw-1", "pw-1", "pw-2", "", "p", Long("p" * 1024),
                                            Long("p" * 1025), "\ud800", " "]), absent=3),
-        "token": field(st.builds(Token, st.integers(-3, 20))
+        "token": any_field(st.builds(Token, st.integers(-3, 20))
                        | st.sampled_from(["", Long("x" * 256), Long("x" * 257), "\udfff"]),
                        absent=3),
-        "resume": field(st.fixed_dictionaries({}, optional={
-            "epoch": field(st.sampled_from(["e-0", ""])),
-            "after": field(st.sampled_from(["1", "x"])),
+        "resume": any_field(st.fixed_dictionaries({}, optional={
+            "epoch": any_field(st.sampled_from(["e-0", ""])),
+            "after": any_field(st.sampled_from(["1", "x"])),
         }), absent=3),
         "ref": ref_value,
     },
@@ -702,7 +704,7 @@ other_object = st.fixed_dictionaries(
         "type": st.one_of(st.sampled_from(["who", "help", "logout", "who", "help", "SEND", "drop",
                                            "bogus", "", "Who", "send ", "message", "welcome"]),
                           json_value),
-        "text": field(message_text, absent=3),
+        "text": any_field(message_text, absent=3),
         "ref": ref_value,
         "deep": deep_value,
         "n": json_scalar,
@@ -722,7 +724,7 @@ good_send = st.fixed_dictionaries(
 read_object = st.fixed_dictionaries(
     {"type": st.just("read")},
     optional={
-        "id": field(st.one_of(
+        "id": any_field(st.one_of(
             st.builds(KnownId, st.integers(0, 1000)),
             st.builds(KnownId, st.integers(0, 1000)),
             st.builds(KnownId, st.integers(0, 1000)),

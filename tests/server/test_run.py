@@ -438,7 +438,7 @@ async def test_ping_flags_drop_a_peer_that_does_not_answer(start: Start, clients
     try:
         # The keepalive runs from the handshake on, so under load a ping may come before the
         # welcome (the login's password hash takes a while): it goes unanswered all the same.
-        kinds = []
+        kinds: list[wire.Opcode] = []
         while (first := await deaf.next_frame()).opcode == wire.Opcode.PING:
             kinds.append(first.opcode)
         assert json.loads(first.text())["type"] == "welcome"

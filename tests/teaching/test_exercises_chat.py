@@ -13,7 +13,7 @@ from exercisekit import Case, assert_covers, case_id, check_case
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosedError
 
-from wschat import Disconnected, ServerThread
+from wschat import Disconnected, Message, ServerThread
 from wschat.client.chat_client import RECONNECT_CODES
 from wschat.teaching.chatdemo import log_in, said
 from wschat.teaching.exercises import chat as exercises
@@ -54,7 +54,8 @@ def minimal_chat(who: Who | None) -> Callable[[ServerConnection], Any]:
                 if command in commands:
                     targets, text = commands[command](user, ws, args)
                 else:
-                    targets, text = set().union(*sessions.values()), f"{user}: {line}"
+                    said = line if isinstance(line, str) else line.decode()
+                    targets, text = set().union(*sessions.values()), f"{user}: {said}"
                 broadcast(targets, text)
         except ConnectionClosedError:
             pass
@@ -196,6 +197,7 @@ async def test_exercise_3_answer_is_what_the_server_replays() -> None:
         pc = await log_in("joao-pc", server.url, "joao", "senha-do-joao")
         await ana.client.send("visto")
         seen = (await pc.read_until(said("visto")))[-1]
+        assert isinstance(seen, Message)
         back = asyncio.Event()
         await pc.client.drop(until=back)
         await pc.read_until(lambda e: isinstance(e, Disconnected))
@@ -205,7 +207,9 @@ async def test_exercise_3_answer_is_what_the_server_replays() -> None:
         for number, (sender, to) in sorted(REPLAY_LOG.items()):
             text = f"mensagem {number}"
             await senders[sender].client.send(text, to=to)
-            log_ids[(await senders[sender].read_until(said(text)))[-1].id] = number
+            sent = (await senders[sender].read_until(said(text)))[-1]
+            assert isinstance(sent, Message)
+            log_ids[sent.id] = number
         back.set()
         replay = await pc.read_until(said(f"mensagem {max(REPLAY_LOG)}"))
         replayed = [log_ids[m.id] for m in pc.messages() if m.id in log_ids

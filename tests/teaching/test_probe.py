@@ -906,7 +906,8 @@ def test_a_network_timeout_during_the_handshake_is_retried_once(
     def recv(self: Any, bufsize: int) -> bytes:
         if failures:
             raise failures.pop()
-        return original(self, bufsize)
+        data: bytes = original(self, bufsize)
+        return data
 
     monkeypatch.setattr(probe_attempt.DeadlineSocket, "recv", recv)
     with scripted_server((0.0, 101)) as server:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib
 import pytest
+from matplotlib.axis import Axis
 
 from wschat.teaching.pushpoll import Comparison, MethodResult
 from wschat.teaching.pushpoll.plot import interval_label
@@ -30,7 +31,7 @@ def test_plot_draws_every_method(kind: str) -> None:
             labels = [tick.get_text() for tick in ax.get_xticklabels()]
             assert labels == ["WebSocket push", "polling 500 ms"]
             assert ax.get_yscale() == "log"
-            latency_axis = ax.yaxis
+            latency_axis: Axis = ax.yaxis
         else:
             assert [line.get_label() for line in ax.get_lines()] == [
                 "WebSocket push", "polling 500 ms"]

@@ -28,7 +28,8 @@ async def chat() -> AsyncIterator[tuple[str, Endings]]:
         await ws.send(f"bem-vindo, {user}")
         try:
             async for line in ws:
-                broadcast(connections, f"{user}: {line}")
+                text = line if isinstance(line, str) else line.decode()
+                broadcast(connections, f"{user}: {text}")
         except ConnectionClosed:
             pass
         finally:
