@@ -5,7 +5,7 @@ Elsewhere in the suite (listed in docs/guarantees.md's faults table):
 - the failed-login limits per name and per address, and that successful logins are not
   counted: tests/server/test_login.py (``test_failed_logins_per_*``, ``test_successful_logins_*``);
 - no sequence of actions shows a user another's private message:
-  tests/server/test_server_privacy.py;
+  tests/server/test_state_machine.py;
 - the Origin check (``--allow-origin``) and wss:// (``--certfile``/``--keyfile``):
   tests/server/test_run.py; no HTML injection in the browser client: tests/client/test_browser.py.
 """
