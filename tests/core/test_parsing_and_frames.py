@@ -253,7 +253,7 @@ def test_rejected_login_objects(fields: dict[str, object], code: str) -> None:
 
 @pytest.mark.parametrize("ref", ["r" * 65, 7, ["l-1"], "\ud800"])
 def test_login_object_with_a_bad_ref_is_a_rejected_login(ref: object) -> None:
-    # Found by tests/server/test_fuzz.py: it was login_required, as if it were not a login at all.
+    # Found by tests/server/test_fuzz_login.py: it was login_required, as if it were not a login at all.
     event = parse_frame(frame(type="login", user="joao", password="pw", ref=ref))
     assert isinstance(event, Rejected)
     assert (event.code, event.ref, event.from_login) == ("invalid_message", None, True)

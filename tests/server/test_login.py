@@ -292,7 +292,7 @@ async def test_second_login_after_welcome_is_invalid_message(server: ServerThrea
     error = await recv_json(ana)
     assert (error["type"], error["code"]) == ("error", "invalid_message")
     assert "ref" not in error
-    # The error a frame caused carries its ref (found by tests/server/test_fuzz.py: it was lost).
+    # The error a frame caused carries its ref (found by tests/server/test_fuzz_live.py: it was lost).
     await send_json(ana, {"type": "login", "user": "ana", "token": welcome["token"], "ref": "l-2"})
     error = await recv_json(ana)
     assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_message", "l-2")
