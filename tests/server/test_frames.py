@@ -9,12 +9,9 @@ server sends: each assertion about "once" counts the frames exactly as they came
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from chatkit import (
     Clients,
-    Frame,
     expect_close,
     expect_silence,
     http_get,
@@ -22,9 +19,11 @@ from chatkit import (
     publish,
     recv_json,
     send_json,
+    short,
     silent,
 )
-from threadkit import PW
+from frametables import CHAT_LINES, REJECTED
+from threadkit import PW, Serve
 
 from wschat.server.thread import ServerThread
 
@@ -58,59 +57,44 @@ def test_unknown_path_is_404(server: ServerThread) -> None:
     assert status == 404
 
 
-CHAT_LINES = [
-    "oi pessoal",
-    '{"type": "send", "text": "quebrado"',
-    "{not json at all}",
-    "42",
-    "[1, 2]",
-    '"só um texto"',
-    "null",
-    "true",
-    '{"type": "who", "x": NaN}',
-    '{"type": "send", "text": "oi", "n": Infinity}',
-    '{"type": "send", "text": "oi", "n": -Infinity}',
-]
-
-
-@pytest.mark.parametrize("line", CHAT_LINES)
 async def test_text_that_is_not_a_json_object_is_a_chat_line(
-    server: ServerThread, clients: Clients, line: str
+    server: ServerThread, clients: Clients
 ) -> None:
+    """Every row of frametables.CHAT_LINES, sent in turn: stored and delivered as it is."""
     ws, _ = await clients.login(server.url, "ana", PW)
     other, _ = await clients.login(server.url, "bob", PW)
     await presence(ws, "bob", True)
-    await ws.send(line)
-    for sock in (ws, other):
-        message = await recv_json(sock)
-        assert message["type"] == "message"
-        assert (message["from"], message["to"], message["text"]) == ("ana", None, line)
-        assert isinstance(message["id"], str)
+    for line in CHAT_LINES:
+        await ws.send(line)
+        for sock in (ws, other):
+            message = await recv_json(sock)
+            assert message["type"] == "message", (line, message)
+            assert (message["from"], message["to"], message["text"]) == ("ana", None, line), line
+            assert isinstance(message["id"], str)
     await silent(ws, other)
 
 
-INVALID_OBJECTS = [
-    {"text": "sem tipo"},
-    {"type": 5, "text": "oi"},
-    {"type": None},
-    {"type": ["send"], "text": "oi"},
-    {"type": "bogus"},
-    {"type": "SEND", "text": "oi"},
-]
+#: The rows of frametables.REJECTED a session can send: a frame over 64 KiB is closed with
+#: 1009 before it is read (test_frame_over_64_kib_closes_with_1009).
+SENDABLE = [row for row in REJECTED if len(row[0].encode()) <= 64 * 1024]
 
 
-@pytest.mark.parametrize("frame", INVALID_OBJECTS, ids=json.dumps)
-async def test_object_without_known_type_is_invalid_message(
-    server: ServerThread, clients: Clients, frame: Frame
+async def test_every_rejected_frame_gets_its_error_and_delivers_nothing(
+    serve: Serve, clients: Clients
 ) -> None:
+    """Every row of frametables.REJECTED, sent in turn on one session: its error code and
+    ``ref``, the session stays open, and nobody else gets anything."""
+    server = serve(rate_limit=0)
     ws, _ = await clients.login(server.url, "ana", PW)
     other, _ = await clients.login(server.url, "bob", PW)
     await presence(ws, "bob", True)
-    await send_json(ws, frame)
-    error = await recv_json(ws)
-    assert error["type"] == "error" and error["code"] == "invalid_message"
+    for text, code, ref in SENDABLE:
+        await ws.send(text)
+        error = await recv_json(ws)
+        assert (error["type"], error.get("code"), error.get("ref")) == ("error", code, ref), short(text)
+        assert isinstance(error["detail"], str) and error["detail"]
     await send_json(ws, {"type": "who"})
-    assert (await recv_json(ws))["type"] == "users"  # still open, nothing delivered before
+    assert (await recv_json(ws))["type"] == "users"  # still open
     await expect_silence(other)
 
 
