@@ -955,7 +955,9 @@ def row_json(row: Any) -> dict[str, Any]:
     """Open a row (if closed) and read the frame it shows."""
     details = row.locator("details")
     if details.get_attribute("open") is None:
-        row.locator("summary").click()
+        # A click event on the element itself, not a click at its position: a row appended
+        # meanwhile scrolls the followed list, and a click by position then opens its neighbour.
+        row.locator("summary").dispatch_event("click")
     return dict(json.loads(row.get_by_test_id("protocol-json").inner_text()))
 
 
