@@ -19,7 +19,7 @@ __all__ = ["ID_ORDER", "VECTORS", "VECTORS_FILE", "check_step"]
 VECTORS_FILE = Path(__file__).parent / "client" / "client_vectors.json"
 _FILE: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 VECTORS: list[dict[str, Any]] = _FILE["vectors"]
-#: ``[a, b, expected]``: what ``is_later(a, b)`` (Python) and ``isLater(a, b)`` (chat.js) say.
+#: ``[a, b, expected]``: what ``is_later(a, b)`` (Python) and ``isLater(a, b)`` (chat_wire.js) say.
 ID_ORDER: list[tuple[str, str | None, bool]] = [
     (a, b, expected) for a, b, expected in _FILE["id_order"]["cases"]
 ]

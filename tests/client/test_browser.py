@@ -9,7 +9,7 @@ shows is read through the page's ``data-testid`` hooks. Waiting is Playwright's 
 sequence, element for element, so a duplicate or a gap fails. The client does not filter
 duplicate ids (exactly-once is the server's job), so a server bug would show here too; the
 one message it does not add again is the server's answer to a resend of the tab's own pending
-send whose message the tab already shows (the contract's acknowledgment, see chat.js).
+send whose message the tab already shows (the contract's acknowledgment, see client_machine.js).
 
 Without a browser these tests skip with a loud reason (browserkit.browser_verdict); under
 CI=true that is a failure instead.

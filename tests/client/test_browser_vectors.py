@@ -1,12 +1,12 @@
-"""The shared test vectors (client_vectors.json) replayed in Chromium against chat.js.
+"""The shared test vectors (client_vectors.json) replayed in Chromium against client_machine.js.
 
-The page's own module (``/chat.js``, served by a real server on 127.0.0.1) is imported in a
-headless Chromium, and every vector is fed to its ``ClientMachine``, the port of
-wschat/client/protocol.py: the script below only turns the machine's outputs into the plain
-form of the vectors, and the comparison is tests/vectorkit.py's, the same as for the Python
-replay, so both clients are held to the same expectations. The vectors marked ``pump`` are also replayed through
-``ChatConnection`` with a stand-in WebSocket: the frames its trace hook reports must be the
-vector's, in order.
+The page's own modules (through ``/chat.js``, which re-exports them, served by a real server
+on 127.0.0.1) are imported in a headless Chromium, and every vector is fed to their
+``ClientMachine``, the port of wschat/client/protocol.py: the script below only turns the
+machine's outputs into the plain form of the vectors, and the comparison is
+tests/vectorkit.py's, the same as for the Python replay, so both clients are held to the same
+expectations. The vectors marked ``pump`` are also replayed through ``ChatConnection`` with a
+stand-in WebSocket: the frames its trace hook reports must be the vector's, in order.
 
 Without a browser these tests skip with a loud reason (browserkit.browser_verdict); under
 CI=true that is a failure instead.
@@ -233,7 +233,7 @@ def test_the_pump_traces_every_frame_and_socket_event(page: Page, vector: dict[s
 
 
 def test_chat_js_orders_ids_like_is_later(page: Page) -> None:
-    """chat.js's isLater gives every answer of the shared id-order cases, as is_later does."""
+    """chat_wire.js's isLater gives every answer of the shared id-order cases, as is_later does."""
     answers: list[bool] = page.evaluate(
         """async (cases) => {
           const m = await import("/chat.js");

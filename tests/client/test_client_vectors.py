@@ -1,6 +1,6 @@
 """The shared test vectors (client_vectors.json) replayed against ClientProtocol, with no socket.
 
-The same file is replayed in Chromium against chat.js's ClientMachine
+The same file is replayed in Chromium against client_machine.js's ClientMachine
 (tests/client/test_browser_vectors.py), so the Python and the browser clients are held to one
 behaviour. The file's "format" entry says what a step holds; this module turns the machine's
 outputs into that plain form, and tests/vectorkit.py's check_step compares, step by step.

@@ -68,7 +68,7 @@ def test_anything_is_later_than_nothing(a: str) -> None:
 
 def test_only_ascii_digits_make_an_id() -> None:
     """Python's str.isdigit() takes "٣" and "²": the old check let them through as ids, which
-    chat.js (\\d is ASCII) never ordered."""
+    chat_wire.js's isLater (\\d is ASCII) never ordered."""
     for value in ("٣", "²", "1-٣", "42\n", "+1", " 1", "1_000"):
         with pytest.raises(ValueError, match="not a log id"):
             log_order(value)

@@ -1,7 +1,7 @@
 """The clients: :class:`ChatClient` (asyncio, reconnects and resumes), the state machine it
-pumps (:class:`ClientProtocol`, no I/O; the browser's ``chat.js`` implements the same one), the
-server's events as it decodes them (:mod:`~wschat.client.events`), and the terminal chat
-(:mod:`~wschat.client.terminal`, ``python -m wschat chat``)."""
+pumps (:class:`ClientProtocol`, no I/O; the browser's ``client_machine.js`` implements the same
+one), the server's events as it decodes them (:mod:`~wschat.client.events`), and the terminal
+chat (:mod:`~wschat.client.terminal`, ``python -m wschat chat``)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@
 
 What the client does for its caller (PROTOCOL.md, docs/decisions.md). The decisions are made
 by :class:`~wschat.client.protocol.ClientProtocol`, a state machine without I/O that the
-browser's ``chat.js`` implements too; this module opens the connections, writes the frames it
-asks for, hands its events to the caller and waits where it says to wait.
+browser's ``client_machine.js`` implements too; this module opens the connections, writes the
+frames it asks for, hands its events to the caller and waits where it says to wait.
 
 - **Login.** The first login uses the token if one was given, else the password. Every
   ``welcome`` brings a token, which the client keeps and uses for every reconnect, so a

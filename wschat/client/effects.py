@@ -3,7 +3,7 @@
 :class:`~wschat.client.protocol.ClientProtocol` reports where it stands (:class:`Phase`), the
 frames to write and why (:class:`Write`), when to reconnect (:class:`Retry`), what a frame
 meant (:data:`Meaning`), and two notes that only a screen needs beside the user's events
-(:class:`Confirmed`, :class:`Online`). The browser's ``chat.js`` uses the same names.
+(:class:`Confirmed`, :class:`Online`). The browser's ``client_machine.js`` uses the same names.
 """
 
 from __future__ import annotations

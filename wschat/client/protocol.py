@@ -1,12 +1,13 @@
 """The chat client's state machine, without I/O: events in, frames and effects out.
 
 :class:`ClientProtocol` is what a wschat client *decides*; :class:`~wschat.client.ChatClient`
-(asyncio) and ``wschat/static/chat.js`` (the browser) only move bytes for it, as websockets'
-``protocol.py`` is driven by its asyncio connection. It owns the login (the token first, the
-password once if the token is refused), the catch-up after ``welcome`` (the backlog barrier),
-the outbox and the answers to resends, ``last_id`` and ``epoch`` for ``resume``, the read
-position, the ``drop`` request, and what follows a close: reconnect (when, to which URL) or
-finish (with which error). The rules are PROTOCOL.md's and docs/decisions.md's.
+(asyncio) and ``ChatConnection`` (the browser's ``wschat/static/chat_connection.js``, driving
+its port ``ClientMachine``) only move bytes for it, as websockets' ``protocol.py`` is driven by
+its asyncio connection. It owns the login (the token first, the password once if the token
+is refused), the catch-up after ``welcome`` (the backlog barrier), the outbox and the answers
+to resends, ``last_id`` and ``epoch`` for ``resume``, the read position, the ``drop``
+request, and what follows a close: reconnect (when, to which URL) or finish (with which
+error). The rules are PROTOCOL.md's and docs/decisions.md's.
 
 Feed it :meth:`~ClientProtocol.connecting` once a connection is open (write the login frame
 it returns first), :meth:`~ClientProtocol.receive` for each text frame, and
@@ -16,7 +17,8 @@ got no ``welcome`` in time), and the user's verbs. After each call write
 :meth:`~ClientProtocol.events_received` to the user, and look at ``phase``: ``WAITING`` means
 open a new connection as :attr:`~ClientProtocol.retry` says, ``FINISHED`` means stop
 (:attr:`~ClientProtocol.error` says why; None after a logout or a close asked for).
-``tests/client/client_vectors.json`` holds it and chat.js's ``ClientMachine`` to one behaviour.
+``tests/client/client_vectors.json`` holds it and the browser's ``ClientMachine``
+(``wschat/static/client_machine.js``) to one behaviour.
 """
 
 from __future__ import annotations

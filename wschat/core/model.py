@@ -81,7 +81,7 @@ def is_later(a: str, b: str | None) -> bool:
     answer is True, so a client takes the server's word (moves its read position, shows the
     message as new) instead of dropping what it cannot judge; the server checks every id it
     is sent. ``is_later(a, a)`` is False for an id it can order. The browser client's
-    ``isLater`` (``wschat/static/chat.js``) follows the same rule, and the cases in
+    ``isLater`` (``wschat/static/chat_wire.js``) follows the same rule, and the cases in
     ``tests/client/client_vectors.json`` hold both to it.
     """
     if b is None:

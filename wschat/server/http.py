@@ -40,8 +40,12 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
     "/index.html": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/chat.js": ("chat.js", "text/javascript; charset=utf-8"),
+    "/chat_connection.js": ("chat_connection.js", "text/javascript; charset=utf-8"),
+    "/chat_wire.js": ("chat_wire.js", "text/javascript; charset=utf-8"),
+    "/client_machine.js": ("client_machine.js", "text/javascript; charset=utf-8"),
     "/inspector.js": ("inspector.js", "text/javascript; charset=utf-8"),
     "/panel.js": ("panel.js", "text/javascript; charset=utf-8"),
+    "/screen_rules.js": ("screen_rules.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }

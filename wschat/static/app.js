@@ -1,6 +1,8 @@
 // The page: login form, message list, online list, input line and connection state.
-// The protocol lives in chat.js; this module only draws what it reports and keeps the tab's
-// state in sessionStorage (per tab: another tab is another session, with its own login).
+// The protocol lives in chat_connection.js and client_machine.js, the rules of the read
+// position and the typing line in screen_rules.js; this module only draws what they report
+// and keeps the tab's state in sessionStorage (per tab: another tab is another session, with
+// its own login).
 //
 // User text is only ever put on the page with textContent, never parsed as HTML.
 //
@@ -24,10 +26,11 @@
 // one page (notebook 03 shows the chat twice, side by side) share their top tab's storage, and
 // each must keep its own login.
 
+import { ChatConnection } from "./chat_connection.js";
+import { isMessage, socketUrl } from "./chat_wire.js";
 import {
-  ChatConnection, Position, TypingThrottle, Typers, badgeTitle, countUnread, isMessage,
-  readToSend, socketUrl, typingTarget, typingText,
-} from "./chat.js";
+  Position, TypingThrottle, Typers, badgeTitle, countUnread, readToSend, typingTarget, typingText,
+} from "./screen_rules.js";
 import { ProtocolLog, stateOf } from "./inspector.js";
 import { Panel } from "./panel.js";
 

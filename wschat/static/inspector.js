@@ -1,12 +1,12 @@
 // The protocol inspector's logic: what each frame and socket event of this tab means, in
 // Brazilian Portuguese, and the bounded log the panel draws from. No DOM here (panel.js draws).
 //
-// ChatConnection (chat.js) reports every frame it writes and receives and every socket event
-// to one trace handler. The page hands each report to ProtocolLog.record() with a small
-// snapshot of the machine (stateOf), and nothing else happens on the chat's path: no parsing,
-// no formatting, no DOM. The meaning lines, the masking and the times are computed only when
-// the panel draws a row (explain, rowOf, rawText), so a closed panel costs one array slot per
-// frame. Recording while closed matters: the rows a reader most wants (the login and its
+// ChatConnection (chat_connection.js) reports every frame it writes and receives and every
+// socket event to one trace handler. The page hands each report to ProtocolLog.record() with a
+// small snapshot of the machine (stateOf), and nothing else happens on the chat's path: no
+// parsing, no formatting, no DOM. The meaning lines, the masking and the times are computed
+// only when the panel draws a row (explain, rowOf, rawText), so a closed panel costs one array
+// slot per frame. Recording while closed matters: the rows a reader most wants (the login and its
 // welcome, the drop they just did) come before they think of opening the panel.
 //
 // Secrets: a login's password or token and a welcome's token never enter the log. A frame that
@@ -31,10 +31,10 @@ function delayText(delay) {
 // -------------------------------------------------------------------- recording
 
 /**
- * What the meaning of a report depends on, read from a ClientMachine (chat.js) at the moment of
- * the report: who this tab is, its phase, the current welcome (shared, never copied: the
- * machine replaces it and never changes it), the id its latest login resumed after, whether a
- * drop or a logout was asked for on this connection.
+ * What the meaning of a report depends on, read from a ClientMachine (client_machine.js) at
+ * the moment of the report: who this tab is, its phase, the current welcome (shared, never
+ * copied: the machine replaces it and never changes it), the id its latest login resumed
+ * after, whether a drop or a logout was asked for on this connection.
  */
 export function stateOf(machine) {
   return {
@@ -331,8 +331,8 @@ function meaningClose(info, state) {
 
 /**
  * One line, in Portuguese, saying what a report means in this conversation. `dir` and `info`
- * are the trace's (chat.js, ChatConnection), `raw` the frame's text (or null for a socket
- * event), `state` a stateOf() snapshot taken when it happened.
+ * are the trace's (ChatConnection, chat_connection.js), `raw` the frame's text (or null for a
+ * socket event), `state` a stateOf() snapshot taken when it happened.
  */
 export function explain(dir, raw, info, state) {
   switch (dir) {
