@@ -230,17 +230,25 @@ def valid_ref(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_REF and utf8_safe(value)
 
 
-def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Expect:
-    """The answer to one frame from a logged-in session (PROTOCOL.md)."""
-    if binary:
-        return error({INVALID}, None)
+def frame_text(payload: str | bytes) -> str | Expect:
+    """The text of a text frame, or the close that answers it in any phase: 1009 for more than
+    MAX_FRAME bytes, 1007 for bytes that are not UTF-8."""
     data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
     if len(data) > MAX_FRAME:
         return Expect("close", close=1009)
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return Expect("close", close=1007)
+
+
+def expect_live(model: Model, me: str, payload: str | bytes, binary: bool) -> Expect:
+    """The answer to one frame from a logged-in session (PROTOCOL.md)."""
+    if binary:
+        return error({INVALID}, None)
+    text = frame_text(payload)
+    if isinstance(text, Expect):
+        return text
     kind, obj = classify(text)
     if kind == "refused":
         return error({INVALID}, None)
@@ -338,13 +346,9 @@ def expect_login(model: Model, payload: str | bytes, binary: bool) -> Expect:
     """The answer to the first frame of a connection (PROTOCOL.md, "Login")."""
     if binary:
         return Expect("refused", frozenset({"login_required"}))
-    data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
-    if len(data) > MAX_FRAME:
-        return Expect("close", close=1009)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Expect("close", close=1007)
+    text = frame_text(payload)
+    if isinstance(text, Expect):
+        return text
     kind, obj = classify(text)
     if kind == "line":
         word, rest = split(text[1:]) if text.startswith("/") else ("", "")
